@@ -1,0 +1,123 @@
+package fs
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/towel-runtime/towel/libcontainer/cgroups"
+	"github.com/towel-runtime/towel/libcontainer/configs"
+)
+
+// realV1 skips unless the host has a writable v1 memory hierarchy.
+func realV1(t *testing.T) {
+	t.Helper()
+	if cgroups.IsCgroup2UnifiedMode() {
+		t.Skip("host is cgroup v2 (unified): no v1 hierarchies")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create v1 cgroups")
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/memory"); err != nil {
+		t.Skip("no v1 memory hierarchy at /sys/fs/cgroup/memory")
+	}
+}
+
+// startSleep starts a sleep that the test kills and reaps.
+func startSleep(t *testing.T) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("sleep", "1000")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return cmd
+}
+
+func TestRealV1ApplySetKillDestroy(t *testing.T) {
+	realV1(t)
+	name := fmt.Sprintf("/towel-test-%d", os.Getpid())
+	cfg := &configs.Cgroup{Path: name}
+	paths, err := Paths(cfg, "unused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewManager(cfg, paths, false)
+	t.Cleanup(func() { _ = m.Destroy() })
+
+	cmd := startSleep(t)
+	if err := m.Apply(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	mem := m.Path("memory")
+	if mem != "/sys/fs/cgroup/memory"+name {
+		t.Fatalf("memory path %q", mem)
+	}
+	procs, err := os.ReadFile(mem + "/cgroup.procs")
+	if err != nil || strings.TrimSpace(string(procs)) !=
+		fmt.Sprint(cmd.Process.Pid) {
+		t.Fatalf("cgroup.procs = %q, %v", procs, err)
+	}
+
+	limit := int64(64 << 20)
+	err = m.Set(&specs.LinuxResources{
+		Memory: &specs.LinuxMemory{Limit: &limit},
+		Pids:   &specs.LinuxPids{Limit: 50},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cgroups.ReadUint(mem, "memory.limit_in_bytes")
+	if err != nil || got != uint64(limit) {
+		t.Fatalf("memory.limit_in_bytes = %d, %v; want %d", got, err, limit)
+	}
+	stats, err := m.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Memory.Usage.Limit != uint64(limit) || stats.Pids.Current != 1 ||
+		stats.Pids.Limit != 50 {
+		t.Fatalf("stats: memory limit %d, pids %+v", stats.Memory.Usage.Limit,
+			stats.Pids)
+	}
+
+	if err := m.Freeze(true); err != nil {
+		t.Fatal(err)
+	}
+	if frozen, err := m.Frozen(); err != nil || !frozen {
+		t.Fatalf("Frozen() = %v, %v after Freeze(true)", frozen, err)
+	}
+	if err := m.Freeze(false); err != nil {
+		t.Fatal(err)
+	}
+	if frozen, err := m.Frozen(); err != nil || frozen {
+		t.Fatalf("Frozen() = %v, %v after Freeze(false)", frozen, err)
+	}
+
+	if err := m.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("sleep not killed by Kill")
+	}
+	if err := m.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	for name, dir := range m.Paths() {
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("%s: %s left after Destroy", name, dir)
+		}
+	}
+}

@@ -1,0 +1,101 @@
+package fs2
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/towel-runtime/towel/libcontainer/cgroups"
+	"github.com/towel-runtime/towel/libcontainer/cgroups/internal/cgrouptest"
+	"github.com/towel-runtime/towel/libcontainer/configs"
+)
+
+// realManager makes a manager for a fresh cgroup under the cgroup2 mount
+// of the private namespace, removed when the test ends.
+func realManager(t *testing.T) *Manager {
+	t.Helper()
+	if !cgroups.IsCgroup2UnifiedMode() {
+		t.Fatal("not in a cgroup2 namespace")
+	}
+	name := fmt.Sprintf("/towel-test-%d", os.Getpid())
+	cfg := &configs.Cgroup{Path: name}
+	dir, err := DirPath(cgroups.UnifiedMountpoint, cfg, "unused", "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewManager(cfg, cgroups.UnifiedMountpoint, dir, false)
+	t.Cleanup(func() {
+		_ = m.Kill()
+		_ = m.Destroy()
+	})
+	return m
+}
+
+func startSleep(t *testing.T) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("sleep", "1000")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return cmd
+}
+
+func TestRealV2ApplyFreezeKillDestroy(t *testing.T) {
+	if !cgrouptest.InCgroup2Namespace() {
+		cgrouptest.RunInCgroup2Namespace(t)
+		return
+	}
+	m := realManager(t)
+	cmd := startSleep(t)
+	if err := m.Apply(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	pids, err := m.Pids()
+	if err != nil || len(pids) != 1 || pids[0] != cmd.Process.Pid {
+		t.Fatalf("Pids() = %v, %v; want [%d]", pids, err, cmd.Process.Pid)
+	}
+
+	if err := m.Freeze(true); err != nil {
+		t.Fatal(err)
+	}
+	if frozen, err := m.Frozen(); err != nil || !frozen {
+		t.Fatalf("Frozen() = %v, %v after Freeze(true)", frozen, err)
+	}
+	if err := m.Freeze(false); err != nil {
+		t.Fatal(err)
+	}
+	if frozen, err := m.Frozen(); err != nil || frozen {
+		t.Fatalf("Frozen() = %v, %v after Freeze(false)", frozen, err)
+	}
+
+	stats, err := m.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Pids.Current != 1 {
+		t.Errorf("stats pids.current = %d, want 1", stats.Pids.Current)
+	}
+
+	if err := m.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("sleep not killed by Kill")
+	}
+	if err := m.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(m.dir); err == nil {
+		t.Fatalf("%s left after Destroy", m.dir)
+	}
+}
