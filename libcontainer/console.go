@@ -8,10 +8,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// SendConsole sends a pty master over the unix socket at path, as runc's
+// SendFd sends an fd (a pty master, a pidfd) over the unix socket at path, as runc's
 // --console-socket contract says: one message whose data is the
 // terminal's name and whose SCM_RIGHTS carries the fd.
-func SendConsole(path string, master *os.File) error {
+func SendFd(path string, master *os.File) error {
 	conn, err := net.DialUnix("unix", nil,
 		&net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {

@@ -21,8 +21,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/towel-runtime/towel/libcontainer/cgroups"
+	"github.com/towel-runtime/towel/libcontainer/cgroups/manager"
 	"github.com/towel-runtime/towel/libcontainer/configs"
 	"github.com/towel-runtime/towel/libcontainer/nsenter"
+	"github.com/towel-runtime/towel/libcontainer/seccomp"
 )
 
 // Container is a handle on one container's state directory.
@@ -122,7 +124,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (
 		}
 	}()
 
-	mgr, err = cgroups.New(cfg.Cgroup, id, cfg.Rootless)
+	mgr, err = manager.New(cfg.Cgroup, id, cfg.Rootless)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cgroup: %w", err)
 	}
@@ -157,6 +159,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (
 			return writeState(dir, c.state)
 		},
 		makeConfig: func(initPid int) *initConfig {
+			proc.Pid = initPid
 			return &initConfig{
 				Mode:         modeCreate,
 				ID:           id,
@@ -175,7 +178,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (
 			return runHooks("createRuntime", cfg.Hooks.CreateRuntime, st)
 		},
 		onFd: func(name string, f *os.File) error {
-			return handleFd(name, f, opts.ConsoleSocket, proc)
+			return c.handleFd(name, f, opts.ConsoleSocket, proc)
 		},
 	}
 	st, err := startInit(s)
@@ -217,8 +220,8 @@ func inheritedFds(n int) []*os.File {
 }
 
 // handleFd takes an fd init sent: a console goes to the console socket
-// or back to the caller.
-func handleFd(name string, f *os.File, consoleSocket string,
+// or back to the caller, a seccomp listener to the agent of the profile.
+func (c *Container) handleFd(name string, f *os.File, consoleSocket string,
 	proc *Process,
 ) error {
 	switch name {
@@ -228,7 +231,25 @@ func handleFd(name string, f *os.File, consoleSocket string,
 			return nil
 		}
 		defer f.Close()
-		return SendConsole(consoleSocket, f)
+		return SendFd(consoleSocket, f)
+	case fdSeccomp:
+		defer f.Close()
+		sc := c.state.Config.Seccomp
+		if sc == nil || sc.ListenerPath == "" {
+			return errors.New("seccomp notify is used without a " +
+				"listenerPath")
+		}
+		initPid := c.state.InitPid
+		if initPid == 0 {
+			initPid = proc.Pid
+		}
+		st := &specs.ContainerProcessState{
+			Version:  specs.Version,
+			Pid:      proc.Pid,
+			Metadata: sc.ListenerMetadata,
+			State:    *c.ociState(initPid, Creating),
+		}
+		return seccomp.SendNotifyFd(sc.ListenerPath, st, int(f.Fd()))
 	default:
 		f.Close()
 		return fmt.Errorf("init sent an unknown fd %q", name)
@@ -290,7 +311,7 @@ func (c *Container) cgroupManager() (cgroups.Manager, error) {
 	if c.state.Config == nil || len(c.state.CgroupPaths) == 0 {
 		return nil, nil
 	}
-	return cgroups.Load(c.state.Config.Cgroup, c.state.CgroupPaths)
+	return manager.Load(c.state.Config.Cgroup, c.state.CgroupPaths)
 }
 
 // CgroupManager returns the manager of the container's cgroup, nil when

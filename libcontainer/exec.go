@@ -78,7 +78,8 @@ func (c *Container) Exec(p *specs.Process, opts *ExecOpts) (*Process, error) {
 		stdin:     orStd(opts.Stdin, os.Stdin),
 		stdout:    orStd(opts.Stdout, os.Stdout),
 		stderr:    orStd(opts.Stderr, os.Stderr),
-		makeConfig: func(int) *initConfig {
+		makeConfig: func(pid int) *initConfig {
+			proc.Pid = pid
 			return &initConfig{
 				Mode:        modeExec,
 				ID:          c.ID,
@@ -91,7 +92,7 @@ func (c *Container) Exec(p *specs.Process, opts *ExecOpts) (*Process, error) {
 			return errors.New("exec init asked for hooks")
 		},
 		onFd: func(name string, f *os.File) error {
-			return handleFd(name, f, opts.ConsoleSocket, proc)
+			return c.handleFd(name, f, opts.ConsoleSocket, proc)
 		},
 	}
 	st, err := startInit(s)

@@ -19,6 +19,7 @@ import (
 	"github.com/towel-runtime/towel/libcontainer/capabilities"
 	"github.com/towel-runtime/towel/libcontainer/configs"
 	"github.com/towel-runtime/towel/libcontainer/rootfs"
+	"github.com/towel-runtime/towel/libcontainer/seccomp"
 )
 
 // Init is the Go side of `towel init`: it runs in the process the C stage
@@ -297,6 +298,13 @@ func (i *initState) finishProcess() error {
 	if err != nil {
 		return err
 	}
+	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which
+	// only lasts until the capabilities are dropped.
+	if !p.NoNewPrivileges {
+		if err := i.loadSeccomp(); err != nil {
+			return err
+		}
+	}
 	if p.Capabilities != nil {
 		if err := capabilities.DropBounding(caps.Bounding); err != nil {
 			return err
@@ -319,6 +327,9 @@ func (i *initState) finishProcess() error {
 		if err != nil {
 			return fmt.Errorf("prctl PR_SET_NO_NEW_PRIVS: %w", err)
 		}
+		if err := i.loadSeccomp(); err != nil {
+			return err
+		}
 	}
 	if p.User.Umask != nil {
 		unix.Umask(int(*p.User.Umask))
@@ -329,6 +340,23 @@ func (i *initState) finishProcess() error {
 		return err
 	}
 	return nil
+}
+
+// loadSeccomp loads the container's filter in this thread and hands a
+// notify listener, if any, to the parent.
+func (i *initState) loadSeccomp() error {
+	if i.cfg.Config.Seccomp == nil {
+		return nil
+	}
+	fd, err := seccomp.InitSeccomp(i.cfg.Config.Seccomp)
+	if err != nil {
+		return fmt.Errorf("load seccomp filter: %w", err)
+	}
+	if fd < 0 {
+		return nil
+	}
+	defer unix.Close(fd)
+	return writeMsg(i.sock, syncMsg{Type: syncFd, Name: fdSeccomp}, fd)
 }
 
 // enterCwd changes to the process's cwd and checks it is inside the

@@ -17,6 +17,7 @@ import (
 	"github.com/towel-runtime/towel/libcontainer/capabilities"
 	"github.com/towel-runtime/towel/libcontainer/configs"
 	"github.com/towel-runtime/towel/libcontainer/rootfs"
+	"github.com/towel-runtime/towel/libcontainer/seccomp"
 )
 
 // Opts are the choices of the caller that config.json does not hold.
@@ -111,6 +112,11 @@ func Convert(spec *specs.Spec, opts *Opts) (*configs.Config, error) {
 		OCIVersion:    spec.Version,
 		Rootless:      opts.Rootless,
 		TimeOffsets:   l.TimeOffsets,
+	}
+	if c.Seccomp != nil {
+		if err := seccomp.Validate(c.Seccomp); err != nil {
+			return nil, err
+		}
 	}
 	if c.Hooks == nil {
 		c.Hooks = &specs.Hooks{}

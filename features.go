@@ -1,0 +1,71 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+	"github.com/urfave/cli"
+
+	"github.com/towel-runtime/towel/libcontainer/capabilities"
+	"github.com/towel-runtime/towel/libcontainer/seccomp"
+	"github.com/towel-runtime/towel/libcontainer/specconv"
+)
+
+var featuresCommand = cli.Command{
+	Name:      "features",
+	Usage:     "show the enabled features",
+	ArgsUsage: "",
+	Description: `Show the enabled features.
+   The result is parsable as a JSON.
+   See https://github.com/opencontainers/runtime-spec/blob/main/features.md for the type definition.
+`,
+	Action: func(ctx *cli.Context) error {
+		if err := checkArgs(ctx, 0, exactArgs); err != nil {
+			return err
+		}
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "    ")
+		return enc.Encode(featureSet())
+	},
+}
+
+// featureSet is what towel supports at this commit; every entry must be
+// true to the code, so callers can rely on it.
+func featureSet() *features.Features {
+	t := true
+	f := &features.Features{
+		OCIVersionMin: "1.0.0",
+		OCIVersionMax: specVersion,
+		Hooks: []string{"prestart", "createRuntime", "createContainer",
+			"startContainer", "poststart", "poststop"},
+		MountOptions: specconv.KnownMountOptions(),
+		Linux: &features.Linux{
+			Namespaces: []string{"cgroup", "ipc", "mount", "network",
+				"pid", "time", "user", "uts"},
+			Capabilities: capabilities.Known(),
+			Cgroup: &features.Cgroup{
+				V1: &t, V2: &t,
+			},
+			Seccomp:  seccomp.FeaturesInfo(),
+			Apparmor: &features.Apparmor{Enabled: new(bool)},
+			Selinux:  &features.Selinux{Enabled: new(bool)},
+			IntelRdt: &features.IntelRdt{Enabled: new(bool)},
+			MountExtensions: &features.MountExtensions{
+				IDMap: &features.IDMap{Enabled: new(bool)},
+			},
+		},
+		Annotations: map[string]string{
+			"org.opencontainers.runc.version":            version,
+			"org.opencontainers.runc.checkpoint.enabled": "false",
+		},
+		PotentiallyUnsafeConfigAnnotations: []string{},
+	}
+	if gitCommit != "" {
+		f.Annotations["org.opencontainers.runc.commit"] = gitCommit
+	}
+	if v := seccomp.Version(); v != "" {
+		f.Annotations["io.github.seccomp.libseccomp.version"] = v
+	}
+	return f
+}
