@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/opencontainers/runtime-spec v1.2.0
+	github.com/seccomp/libseccomp-golang v0.11.1
 	golang.org/x/sys v0.50.0
 )
 
@@ -19,7 +20,6 @@ require (
 	github.com/moby/sys/user v0.5.0 // indirect
 	github.com/opencontainers/selinux v1.15.1 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
-	github.com/seccomp/libseccomp-golang v0.11.1 // indirect
 	github.com/sirupsen/logrus v1.9.4 // indirect
 	github.com/urfave/cli v1.22.16 // indirect
 	google.golang.org/protobuf v1.28.1 // indirect
