@@ -70,6 +70,7 @@ deps-build:
 	script/deps.sh build
 deps-test:
 	script/deps.sh test
+	script/install-criu.sh
 	$(GO) mod download
 
 .PHONY: demo
