@@ -117,7 +117,9 @@ func (m *Manager) Set(r *specs.LinuxResources) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 
-	if err := checkUnified(r); err != nil {
+	// Check what can be checked before writing anything, so bad input
+	// leaves the cgroup as it was.
+	if err := cgroups.ValidateResources(r, false); err != nil {
 		return err
 	}
 	for _, sys := range subsystems {

@@ -1,27 +1,26 @@
 package fs
 
 import (
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-
-	"github.com/towel-runtime/towel/libcontainer/cgroups"
+	"path/filepath"
+	"strings"
 )
 
 // subsystems are the controllers Set and Stats visit, in the order they
 // are written.
 var subsystems = []subsystem{
-	cpusetGroup{}, memoryGroup{}, cpuGroup{}, cpuacctGroup{}, pidsGroup{},
-	freezerGroup{},
+	cpusetGroup{}, devicesGroup{}, memoryGroup{}, cpuGroup{},
+	cpuacctGroup{}, pidsGroup{}, blkioGroup{}, hugetlbGroup{},
+	netClsGroup{}, netPrioGroup{}, joinOnly("perf_event"), freezerGroup{},
+	rdmaGroup{}, joinOnly("misc"), joinOnly("name=systemd"),
 }
 
-// checkUnified refuses linux.resources.unified: its keys are cgroup2
-// files, which a v1 host does not have.
-func checkUnified(r *specs.LinuxResources) error {
-	if len(r.Unified) > 0 {
-		return errUnifiedOnV1
+func containsWord(s, word string) bool {
+	for _, w := range strings.Fields(s) {
+		if w == word {
+			return true
+		}
 	}
-	return nil
+	return false
 }
 
-func enableHugetlb(string) error                       { return nil }
-func setHugetlbV2(string, *specs.LinuxResources) error { return nil }
-func statHugetlbV2(string, *cgroups.Stats) error       { return nil }
+func parentDir(p string) string { return filepath.Dir(p) }

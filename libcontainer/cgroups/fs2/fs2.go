@@ -161,10 +161,24 @@ func (m *Manager) Set(r *specs.LinuxResources) error {
 		}
 		return nil
 	}
+	// Check what can be checked before writing anything, so bad input
+	// leaves the cgroup as it was.
+	if err := cgroups.ValidateResources(r, true); err != nil {
+		return err
+	}
+	if err := checkUnified(m.dir, r); err != nil {
+		return err
+	}
 	for _, set := range setters {
 		if err := set(m.dir, r); err != nil {
 			return err
 		}
+	}
+	// As runc: a rootless container's device filter is best effort (a
+	// user namespace cannot load BPF programs; its device nodes are
+	// bind mounts that the user could open anyway).
+	if err := setDevices(m.dir, r); err != nil && !m.rootless {
+		return err
 	}
 	return nil
 }
@@ -269,7 +283,6 @@ func (m *Manager) Stats() (*cgroups.Stats, error) {
 func (m *Manager) Destroy() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	closeDeviceFilter(m.dir)
 	if m.skipped {
 		return nil
 	}

@@ -8,12 +8,13 @@ import (
 
 // setters write one group of resources each, in this order.
 var setters = []func(dir string, r *specs.LinuxResources) error{
-	setPids, setMemory, setCPU,
+	setPids, setMemory, setCPU, setCpuset, setIO, setHugetlb, setRdma,
+	setUnified,
 }
 
 // statters read one group of counters each.
 var statters = []func(dir string, s *cgroups.Stats) error{
-	statPids, statMemory, statCPU,
+	statPids, statMemory, statCPU, statIO, statHugetlb, statRdma,
 }
 
 // needsController reports whether r sets any limit, which a cgroup we
@@ -31,5 +32,3 @@ func needsController(r *specs.LinuxResources) bool {
 		r.BlockIO != nil || len(r.HugepageLimits) > 0 ||
 		len(r.Rdma) > 0 || len(r.Unified) > 0
 }
-
-func closeDeviceFilter(string) {}
