@@ -45,7 +45,7 @@ type Filter struct {
 	// Flags are the SECCOMP_FILTER_FLAG_* bits to load it with.
 	Flags uint
 	// Skipped lists the syscall names of the profile that libseccomp
-	// does not know; they are left out of the filter.
+	// does not know (see UnknownSyscalls); they are left out.
 	Skipped []string
 }
 
@@ -112,13 +112,12 @@ func Compile(cfg *specs.LinuxSeccomp) (*Filter, error) {
 		}
 	}
 
-	filter := &Filter{Flags: filterFlags(cfg)}
+	filter := &Filter{Flags: filterFlags(cfg), Skipped: UnknownSyscalls(cfg)}
 	for i := range cfg.Syscalls {
-		skipped, err := addRule(scmpFilter, &cfg.Syscalls[i], defaultAction)
+		err := addRule(scmpFilter, &cfg.Syscalls[i], defaultAction)
 		if err != nil {
 			return nil, fmt.Errorf("seccomp: syscalls[%d]: %w", i, err)
 		}
-		filter.Skipped = append(filter.Skipped, skipped...)
 	}
 
 	filter.Program, err = exportBPF(scmpFilter)
@@ -171,25 +170,24 @@ func nativeArch() (archInfo, error) {
 		scmp, ErrUnknownArch)
 }
 
-// addRule adds one validated rule of the profile, and returns the names
-// libseccomp does not know, which it skips.
+// addRule adds one validated rule of the profile, skipping the names
+// libseccomp does not know.
 func addRule(scmpFilter *libseccomp.ScmpFilter, rule *specs.LinuxSyscall,
 	defaultAction libseccomp.ScmpAction,
-) (skipped []string, err error) {
+) error {
 	action := scmpAction(rule.Action, rule.ErrnoRet)
 	// libseccomp refuses a rule that does what the default does anyway.
 	if action == defaultAction {
-		return nil, nil
+		return nil
 	}
 
 	conds, split, err := conditions(rule.Args)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, name := range rule.Names {
 		nr, err := libseccomp.GetSyscallFromName(name)
 		if err != nil {
-			skipped = append(skipped, name)
 			continue
 		}
 		switch {
@@ -207,10 +205,10 @@ func addRule(scmpFilter *libseccomp.ScmpFilter, rule *specs.LinuxSyscall,
 			err = scmpFilter.AddRuleConditional(nr, action, conds)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("add rule for %q: %w", name, err)
+			return fmt.Errorf("add rule for %q: %w", name, err)
 		}
 	}
-	return skipped, nil
+	return nil
 }
 
 // conditions converts validated arguments. split is true when two of them
