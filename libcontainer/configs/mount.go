@@ -38,6 +38,10 @@ type Mount struct {
 
 	// IDMapping asks for an id-mapped mount, or is nil.
 	IDMapping *MountIDMapping `json:"id_mapping,omitempty"`
+
+	// TmpCopyUp ("tmpcopyup", tmpfs only) fills the new tmpfs with a copy
+	// of what the destination directory held before the mount.
+	TmpCopyUp bool `json:"tmpcopyup,omitempty"`
 }
 
 // MountIDMapping is an id-mapped mount's map (runtime-spec 1.2.0
