@@ -1,0 +1,167 @@
+// Package rootfs builds the container's root file system inside the new
+// mount namespace: the mounts of config.json in order, /dev, the switch to
+// the new root, and the read-only and masked paths. The container's init
+// calls MountAll, then (after the hooks) PivotRoot, then (after the
+// console) Finalize, all before the container's process exists.
+//
+// Every mount target is untrusted: it is resolved once inside the rootfs
+// with pathrs-lite, which never follows a symlink out of it, and the mount
+// is made on the resulting file descriptor (move_mount(2), or mount(2) on
+// its /proc/self/fd link), so that the path is never walked again. A
+// rootfs whose /dev links to a host directory gets its device nodes in the
+// rootfs directory the link names, never on the host.
+//
+// It does not create namespaces, run hooks or set up the console.
+//
+// BUG(towel): id-mapped mounts (idmap, ridmap, mount uidMappings and
+// gidMappings) are refused with ErrIDMappedMount.
+//
+// BUG(towel): needs Linux 5.12 or newer: open_tree(2), move_mount(2),
+// statx(2) mount ids and mount_setattr(2).
+//
+// BUG(towel): bind sources are opened by init in the container's user
+// namespace, so a source only the host's root can reach fails; runc hands
+// such sources over as file descriptors from the parent.
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
+
+	"github.com/towel-runtime/towel/libcontainer/configs"
+)
+
+// ErrIDMappedMount is returned by MountAll for a config with an id-mapped
+// mount, which towel does not support yet.
+var ErrIDMappedMount = errors.New("id-mapped mounts are not supported yet")
+
+// mounter carries one MountAll run.
+type mounter struct {
+	cfg *configs.Config
+	// root is an O_PATH handle to the root of the rootfs' own bind mount.
+	root *os.File
+	// rootPath is where that mount is, symlinks resolved.
+	rootPath string
+	// cgroupns is set when the container has a cgroup namespace.
+	cgroupns bool
+}
+
+// MountAll prepares the rootfs at cfg.Rootfs. It must run in the
+// container's new mount namespace, with the rights of its root.
+//
+// It makes the mount tree a recursive slave (or cfg.RootPropagation) so
+// that nothing reaches the host, bind-mounts the rootfs on itself so that
+// pivot_root(2) can use it, mounts cfg.Mounts in order, and unless /dev is
+// a bind mount creates cfg.Devices and the usual /dev links.
+func MountAll(cfg *configs.Config) error {
+	for _, m := range cfg.Mounts {
+		if m.IDMapping != nil {
+			return fmt.Errorf("mount %q: %w", m.Destination, ErrIDMappedMount)
+		}
+	}
+	rootPath, err := realRootfs(cfg.Rootfs)
+	if err != nil {
+		return err
+	}
+
+	propagation := unix.MS_SLAVE | unix.MS_REC
+	if cfg.RootPropagation != 0 {
+		propagation = cfg.RootPropagation
+	}
+	err = unix.Mount("", "/", "", uintptr(propagation), "")
+	if err != nil {
+		return &os.PathError{Op: "set propagation", Path: "/", Err: err}
+	}
+	if err := makeParentPrivate(rootPath); err != nil {
+		return err
+	}
+	root, err := bindOnItself(rootPath)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+
+	mt := &mounter{
+		cfg:      cfg,
+		root:     root,
+		rootPath: rootPath,
+		cgroupns: cfg.Namespaces.Contains(configs.NEWCGROUP),
+	}
+	for _, m := range cfg.Mounts {
+		if err := mt.mountEntry(m); err != nil {
+			return fmt.Errorf("mount %s (%s) on %q: %w", m.Source, m.Device,
+				m.Destination, err)
+		}
+	}
+	if needsDevSetup(cfg) {
+		if err := mt.setupDev(); err != nil {
+			return fmt.Errorf("set up /dev: %w", err)
+		}
+	}
+	return nil
+}
+
+// realRootfs returns the rootfs path with symlinks resolved. The rootfs
+// path is the caller's, not the container's, so following them is fine.
+func realRootfs(rootfs string) (string, error) {
+	if !filepath.IsAbs(rootfs) {
+		return "", fmt.Errorf("rootfs %q is not an absolute path", rootfs)
+	}
+	real, err := filepath.EvalSymlinks(rootfs)
+	if err != nil {
+		return "", fmt.Errorf("rootfs: %w", err)
+	}
+	return real, nil
+}
+
+// makeParentPrivate makes the mount that holds the rootfs private if it is
+// shared: pivot_root(2) refuses a new root whose parent mount is shared,
+// and a shared parent would also carry the rootfs bind mount to its peers.
+func makeParentPrivate(rootPath string) error {
+	mounts, err := mountinfo.GetMounts(mountinfo.ParentsFilter(rootPath))
+	if err != nil {
+		return fmt.Errorf("read mountinfo: %w", err)
+	}
+	var parent *mountinfo.Info
+	for _, m := range mounts {
+		if parent == nil || len(m.Mountpoint) > len(parent.Mountpoint) {
+			parent = m
+		}
+	}
+	if parent == nil || !strings.Contains(parent.Optional, "shared:") {
+		return nil
+	}
+	err = unix.Mount("", parent.Mountpoint, "", unix.MS_PRIVATE, "")
+	if err != nil {
+		return &os.PathError{Op: "make private", Path: parent.Mountpoint,
+			Err: err}
+	}
+	return nil
+}
+
+// bindOnItself bind-mounts the rootfs recursively on itself, which makes
+// it a mount point as pivot_root(2) needs, and returns a handle to the
+// root of that mount.
+func bindOnItself(rootPath string) (*os.File, error) {
+	dir, err := os.OpenFile(rootPath, unix.O_PATH|unix.O_DIRECTORY|
+		unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open rootfs: %w", err)
+	}
+	defer dir.Close()
+	mnt, err := cloneMountAt(int(dir.Fd()), "", true)
+	if err != nil {
+		return nil, fmt.Errorf("bind rootfs on itself: %w", err)
+	}
+	if err := moveMount(mnt, dir); err != nil {
+		mnt.Close()
+		return nil, fmt.Errorf("bind rootfs on itself: %w", err)
+	}
+	return mnt, nil
+}
