@@ -49,7 +49,7 @@ func TestDefaultAllowRulesKeepTun(t *testing.T) {
 		access       Access
 		want         bool
 	}{
-		{Char, 1, 3, Read | Write, true},   // null
+		{Char, 1, 3, Read | Write, true},    // null
 		{Char, 10, 200, Read | Write, true}, // net/tun
 		{Char, 136, 7, Read | Write, true},  // pts/7
 		{Char, 10, 229, Read, false},        // fuse

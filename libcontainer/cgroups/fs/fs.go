@@ -122,6 +122,9 @@ func (m *Manager) Set(r *specs.LinuxResources) error {
 	if err := cgroups.ValidateResources(r, false); err != nil {
 		return err
 	}
+	if err := m.precheck(r); err != nil {
+		return err
+	}
 	for _, sys := range subsystems {
 		dir, ok := m.paths[sys.name()]
 		if !ok {
@@ -304,4 +307,32 @@ func (m *Manager) Path(controller string) string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.paths[controller]
+}
+
+// precheck refuses, before anything is written, what depends on the
+// cgroup: page sizes, a memory limit below the current usage.
+func (m *Manager) precheck(r *specs.LinuxResources) error {
+	if len(r.HugepageLimits) > 0 {
+		dir, suffix := m.paths["hugetlb"], ".limit_in_bytes"
+		if dir == "" {
+			dir, suffix = m.paths[""], ".max"
+		}
+		for _, h := range r.HugepageLimits {
+			_, err := os.Stat(dir + "/hugetlb." + h.Pagesize + suffix)
+			if dir != "" && err != nil {
+				return fmt.Errorf("hugepageLimits: page size %q is not "+
+					"supported by this kernel", h.Pagesize)
+			}
+		}
+	}
+	if mem := r.Memory; mem != nil && mem.CheckBeforeUpdate != nil &&
+		*mem.CheckBeforeUpdate && mem.Limit != nil && *mem.Limit > 0 {
+		if dir, ok := m.paths["memory"]; ok {
+			err := checkUsage(dir, "memory.usage_in_bytes", *mem.Limit)
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

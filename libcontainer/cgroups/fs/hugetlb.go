@@ -2,7 +2,6 @@ package fs
 
 import (
 	"errors"
-	"fmt"
 	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -26,13 +25,6 @@ func (hugetlbGroup) set(dir string, r *specs.LinuxResources) error {
 }
 
 func setHugetlb(dir string, r *specs.LinuxResources, suffix string) error {
-	// Check every size first, so a bad one changes nothing.
-	for _, h := range r.HugepageLimits {
-		if _, err := os.Stat(dir + "/hugetlb." + h.Pagesize + suffix); err != nil {
-			return fmt.Errorf("hugepageLimits: page size %q is not "+
-				"supported by this kernel", h.Pagesize)
-		}
-	}
 	for _, h := range r.HugepageLimits {
 		v := cgroups.FormatUint(h.Limit)
 		prefix := "hugetlb." + h.Pagesize

@@ -104,11 +104,6 @@ func setMemoryAndSwap(dir string, m *specs.LinuxMemory) error {
 	if limit == -1 && m.Swap == nil {
 		swap = -1
 	}
-	if m.CheckBeforeUpdate != nil && *m.CheckBeforeUpdate && limit > 0 {
-		if err := checkUsage(dir, "memory.usage_in_bytes", limit); err != nil {
-			return err
-		}
-	}
 
 	swapFirst := false
 	if limit != 0 && swap != 0 {

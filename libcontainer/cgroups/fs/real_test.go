@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,8 +10,10 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/towel-runtime/towel/libcontainer/cgroups"
+	"github.com/towel-runtime/towel/libcontainer/cgroups/devices"
 	"github.com/towel-runtime/towel/libcontainer/configs"
 )
 
@@ -120,4 +123,84 @@ func TestRealV1ApplySetKillDestroy(t *testing.T) {
 			t.Errorf("%s: %s left after Destroy", name, dir)
 		}
 	}
+}
+
+func TestRealV1DevicesDenyThenAllowOnUpdate(t *testing.T) {
+	realV1(t)
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse to test with")
+	}
+	own, err := cgroups.OwnCgroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, ok := cgroups.FindHierarchy(mustHierarchies(t), "devices")
+	if !ok {
+		t.Skip("no v1 devices hierarchy")
+	}
+	home := h.Mountpoint + own["devices"]
+	dir := fmt.Sprintf("%s/towel-test-dev-%d", h.Mountpoint, os.Getpid())
+	m := NewManager(&configs.Cgroup{Path: "/x"},
+		map[string]string{"devices": dir}, false)
+	self := os.Getpid()
+	t.Cleanup(func() {
+		_ = cgroups.WriteProcs(home, self)
+		_ = m.Destroy()
+	})
+	// The test process itself goes in, so its own opens are filtered.
+	if err := m.Apply(self); err != nil {
+		t.Fatal(err)
+	}
+	base := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
+	base = append(base, devices.DefaultAllowRules()...)
+	if err := m.Set(&specs.LinuxResources{Devices: base}); err != nil {
+		t.Fatal(err)
+	}
+	if canOpen(t, "/dev/fuse") {
+		t.Fatal("/dev/fuse opened under the default rules")
+	}
+	if !canOpen(t, "/dev/null") {
+		t.Fatal("/dev/null refused under the default rules")
+	}
+
+	major, minor := int64(10), int64(229)
+	fuse := specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: &major,
+		Minor: &minor, Access: "rw"}
+	if err := m.Set(&specs.LinuxResources{
+		Devices: append(base, fuse)}); err != nil {
+		t.Fatal(err)
+	}
+	if !canOpen(t, "/dev/fuse") {
+		t.Fatal("/dev/fuse refused after allowing it")
+	}
+	list, err := cgroups.ReadFile(dir, "devices.list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(list, "c 10:229 rw") ||
+		!strings.Contains(list, "c 10:200 rwm") {
+		t.Fatalf("devices.list:\n%s", list)
+	}
+}
+
+func mustHierarchies(t *testing.T) []cgroups.Hierarchy {
+	t.Helper()
+	hs, err := cgroups.V1Hierarchies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hs
+}
+
+func canOpen(t *testing.T, path string) bool {
+	t.Helper()
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.EPERM) {
+		return false
+	}
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	unix.Close(fd)
+	return true
 }

@@ -166,7 +166,7 @@ func (m *Manager) Set(r *specs.LinuxResources) error {
 	if err := cgroups.ValidateResources(r, true); err != nil {
 		return err
 	}
-	if err := checkUnified(m.dir, r); err != nil {
+	if err := precheck(m.dir, r); err != nil {
 		return err
 	}
 	for _, set := range setters {

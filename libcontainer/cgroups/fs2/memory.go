@@ -41,13 +41,6 @@ func setMemory(dir string, r *specs.LinuxResources) error {
 	if err != nil {
 		return err
 	}
-	if m.CheckBeforeUpdate != nil && *m.CheckBeforeUpdate && limit > 0 {
-		usage, err := cgroups.ReadUint(dir, "memory.current")
-		if err == nil && usage > uint64(limit) {
-			return fmt.Errorf("memory limit %d is below current usage "+
-				"%d (memory.checkBeforeUpdate is set)", limit, usage)
-		}
-	}
 	// Never write "" to memory.swap.max: the kernel reads it as 0.
 	if swapVal != "" {
 		err := cgroups.WriteFile(dir, "memory.swap.max", swapVal)

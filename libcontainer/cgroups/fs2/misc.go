@@ -35,12 +35,6 @@ func setCpuset(dir string, r *specs.LinuxResources) error {
 // limit is on reservations where supported.
 func setHugetlb(dir string, r *specs.LinuxResources) error {
 	for _, h := range r.HugepageLimits {
-		if _, err := os.Stat(dir + "/hugetlb." + h.Pagesize + ".max"); err != nil {
-			return fmt.Errorf("hugepageLimits: page size %q is not "+
-				"supported here (no hugetlb.%s.max)", h.Pagesize, h.Pagesize)
-		}
-	}
-	for _, h := range r.HugepageLimits {
 		v := cgroups.FormatUint(h.Limit)
 		prefix := "hugetlb." + h.Pagesize
 		if err := cgroups.WriteFile(dir, prefix+".max", v); err != nil {
@@ -118,6 +112,29 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// precheck refuses, before anything is written, what depends on the
+// cgroup: unified keys, page sizes, a limit below the current usage.
+func precheck(dir string, r *specs.LinuxResources) error {
+	if err := checkUnified(dir, r); err != nil {
+		return err
+	}
+	for _, h := range r.HugepageLimits {
+		if _, err := os.Stat(dir + "/hugetlb." + h.Pagesize + ".max"); err != nil {
+			return fmt.Errorf("hugepageLimits: page size %q is not "+
+				"supported here (no hugetlb.%s.max)", h.Pagesize, h.Pagesize)
+		}
+	}
+	if m := r.Memory; m != nil && m.CheckBeforeUpdate != nil &&
+		*m.CheckBeforeUpdate && m.Limit != nil && *m.Limit > 0 {
+		usage, err := cgroups.ReadUint(dir, "memory.current")
+		if err == nil && usage > uint64(*m.Limit) {
+			return fmt.Errorf("memory limit %d is below current usage "+
+				"%d (memory.checkBeforeUpdate is set)", *m.Limit, usage)
+		}
+	}
+	return nil
 }
 
 // checkUnified checks linux.resources.unified against the cgroup dir.
