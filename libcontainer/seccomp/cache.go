@@ -50,7 +50,8 @@ func (c Cache) Compile(cfg *specs.LinuxSeccomp) (*Filter, error) {
 	path := filepath.Join(c.Dir, key+".bpf")
 
 	if raw, err := os.ReadFile(path); err == nil {
-		if prog, err := decodeBPF(raw); err == nil && len(prog) <= maxInsns {
+		prog, err := decodeBPF(raw)
+		if err == nil && len(prog) <= maxInsns {
 			return &Filter{
 				Program: prog,
 				Flags:   filterFlags(cfg),
@@ -84,7 +85,8 @@ func cacheKey(cfg *specs.LinuxSeccomp) (string, error) {
 		return "", err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%d\x00", cacheFormat, Version(), native.audit)
+	fmt.Fprintf(h, "%s\x00%s\x00%d\x00",
+		cacheFormat, Version(), native.audit)
 	h.Write(profile)
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -68,9 +68,10 @@ func lastKnownSyscalls(abis []archInfo, names []string) map[uint32]abiLimits {
 	for _, abi := range abis {
 		var last uint32
 		for _, name := range names {
-			nr, err := libseccomp.GetSyscallFromNameByArch(name, abi.scmp)
-			// A negative number is libseccomp's stand-in for a syscall
-			// the ABI does not have.
+			nr, err := libseccomp.GetSyscallFromNameByArch(name,
+				abi.scmp)
+			// A negative number is libseccomp's stand-in for a
+			// syscall the ABI does not have.
 			if err != nil || nr < 0 {
 				continue
 			}
@@ -111,18 +112,19 @@ func enosysStub(limits map[uint32]abiLimits) ([]unix.SockFilter, error) {
 		case unix.AUDIT_ARCH_X86_64:
 			amd64Last, amd64 := abis[libseccomp.ArchAMD64]
 			x32Last, x32 := abis[libseccomp.ArchX32]
+			const bit = x32SyscallBit
 			switch {
 			case amd64 && x32:
 				x32Section := a.newLabel()
-				a.jump(unix.BPF_JSET, x32SyscallBit, x32Section, next)
+				a.jump(unix.BPF_JSET, bit, x32Section, next)
 				a.jump(unix.BPF_JGT, amd64Last, enosys, filter)
 				a.mark(x32Section)
 				a.jump(unix.BPF_JGT, x32Last, enosys, filter)
 			case amd64:
-				a.jump(unix.BPF_JSET, x32SyscallBit, filter, next)
+				a.jump(unix.BPF_JSET, bit, filter, next)
 				a.jump(unix.BPF_JGT, amd64Last, enosys, filter)
 			case x32:
-				a.jump(unix.BPF_JSET, x32SyscallBit, next, filter)
+				a.jump(unix.BPF_JSET, bit, next, filter)
 				a.jump(unix.BPF_JGT, x32Last, enosys, filter)
 			}
 			continue

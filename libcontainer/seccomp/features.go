@@ -42,7 +42,8 @@ func FeaturesInfo() *features.Seccomp {
 	for _, flag := range slices.Sorted(maps.Keys(flags)) {
 		info.KnownFlags = append(info.KnownFlags, string(flag))
 		if flagUsable(flag) {
-			info.SupportedFlags = append(info.SupportedFlags, string(flag))
+			info.SupportedFlags = append(info.SupportedFlags,
+				string(flag))
 		}
 	}
 	return info

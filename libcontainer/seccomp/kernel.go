@@ -82,7 +82,8 @@ func (f *Filter) Load() (int, error) {
 
 	switch {
 	case errno == unix.EACCES:
-		return -1, fmt.Errorf("load seccomp filter: %w", ErrNoNewPrivsRequired)
+		return -1, fmt.Errorf("load seccomp filter: %w",
+			ErrNoNewPrivsRequired)
 	case errno != 0:
 		return -1, fmt.Errorf("load seccomp filter (flags %#x): %w",
 			f.Flags, errno)

@@ -43,15 +43,20 @@ type actionInfo struct {
 // "Seccomp") to its meaning. SCMP_ACT_KILL is libseccomp's old name for
 // SCMP_ACT_KILL_THREAD.
 var actions = map[specs.LinuxSeccompAction]actionInfo{
-	specs.ActKill:        {libseccomp.ActKillThread, unix.SECCOMP_RET_KILL_THREAD, false},
-	specs.ActKillThread:  {libseccomp.ActKillThread, unix.SECCOMP_RET_KILL_THREAD, false},
-	specs.ActKillProcess: {libseccomp.ActKillProcess, unix.SECCOMP_RET_KILL_PROCESS, false},
-	specs.ActTrap:        {libseccomp.ActTrap, unix.SECCOMP_RET_TRAP, false},
-	specs.ActErrno:       {libseccomp.ActErrno, unix.SECCOMP_RET_ERRNO, true},
-	specs.ActTrace:       {libseccomp.ActTrace, unix.SECCOMP_RET_TRACE, true},
-	specs.ActAllow:       {libseccomp.ActAllow, unix.SECCOMP_RET_ALLOW, false},
-	specs.ActLog:         {libseccomp.ActLog, unix.SECCOMP_RET_LOG, false},
-	specs.ActNotify:      {libseccomp.ActNotify, unix.SECCOMP_RET_USER_NOTIF, false},
+	specs.ActKill: {
+		libseccomp.ActKillThread, unix.SECCOMP_RET_KILL_THREAD, false},
+	specs.ActKillThread: {
+		libseccomp.ActKillThread, unix.SECCOMP_RET_KILL_THREAD, false},
+	specs.ActKillProcess: {
+		libseccomp.ActKillProcess, unix.SECCOMP_RET_KILL_PROCESS,
+		false},
+	specs.ActTrap:  {libseccomp.ActTrap, unix.SECCOMP_RET_TRAP, false},
+	specs.ActErrno: {libseccomp.ActErrno, unix.SECCOMP_RET_ERRNO, true},
+	specs.ActTrace: {libseccomp.ActTrace, unix.SECCOMP_RET_TRACE, true},
+	specs.ActAllow: {libseccomp.ActAllow, unix.SECCOMP_RET_ALLOW, false},
+	specs.ActLog:   {libseccomp.ActLog, unix.SECCOMP_RET_LOG, false},
+	specs.ActNotify: {
+		libseccomp.ActNotify, unix.SECCOMP_RET_USER_NOTIF, false},
 }
 
 // operators maps the runtime-spec comparison operators to libseccomp's.
@@ -78,27 +83,30 @@ type archInfo struct {
 // ones libseccomp 2.6 added, to libseccomp and the kernel. Whether the
 // linked libseccomp knows one is checked by archSupported.
 var archs = map[specs.Arch]archInfo{
-	specs.ArchX86:            {libseccomp.ArchX86, unix.AUDIT_ARCH_I386},
-	specs.ArchX86_64:         {libseccomp.ArchAMD64, unix.AUDIT_ARCH_X86_64},
-	specs.ArchX32:            {libseccomp.ArchX32, unix.AUDIT_ARCH_X86_64},
-	specs.ArchARM:            {libseccomp.ArchARM, unix.AUDIT_ARCH_ARM},
-	specs.ArchAARCH64:        {libseccomp.ArchARM64, unix.AUDIT_ARCH_AARCH64},
-	specs.ArchMIPS:           {libseccomp.ArchMIPS, unix.AUDIT_ARCH_MIPS},
-	specs.ArchMIPS64:         {libseccomp.ArchMIPS64, unix.AUDIT_ARCH_MIPS64},
-	specs.ArchMIPS64N32:      {libseccomp.ArchMIPS64N32, unix.AUDIT_ARCH_MIPS64N32},
-	specs.ArchMIPSEL:         {libseccomp.ArchMIPSEL, unix.AUDIT_ARCH_MIPSEL},
-	specs.ArchMIPSEL64:       {libseccomp.ArchMIPSEL64, unix.AUDIT_ARCH_MIPSEL64},
-	specs.ArchMIPSEL64N32:    {libseccomp.ArchMIPSEL64N32, unix.AUDIT_ARCH_MIPSEL64N32},
-	specs.ArchPPC:            {libseccomp.ArchPPC, unix.AUDIT_ARCH_PPC},
-	specs.ArchPPC64:          {libseccomp.ArchPPC64, unix.AUDIT_ARCH_PPC64},
-	specs.ArchPPC64LE:        {libseccomp.ArchPPC64LE, unix.AUDIT_ARCH_PPC64LE},
-	specs.ArchS390:           {libseccomp.ArchS390, unix.AUDIT_ARCH_S390},
-	specs.ArchS390X:          {libseccomp.ArchS390X, unix.AUDIT_ARCH_S390X},
-	specs.ArchPARISC:         {libseccomp.ArchPARISC, unix.AUDIT_ARCH_PARISC},
-	specs.ArchPARISC64:       {libseccomp.ArchPARISC64, unix.AUDIT_ARCH_PARISC64},
-	specs.ArchRISCV64:        {libseccomp.ArchRISCV64, unix.AUDIT_ARCH_RISCV64},
-	"SCMP_ARCH_LOONGARCH64": {libseccomp.ArchLOONGARCH64, unix.AUDIT_ARCH_LOONGARCH64},
-	"SCMP_ARCH_M68K":        {libseccomp.ArchM68K, unix.AUDIT_ARCH_M68K},
+	specs.ArchX86:     {libseccomp.ArchX86, unix.AUDIT_ARCH_I386},
+	specs.ArchX86_64:  {libseccomp.ArchAMD64, unix.AUDIT_ARCH_X86_64},
+	specs.ArchX32:     {libseccomp.ArchX32, unix.AUDIT_ARCH_X86_64},
+	specs.ArchARM:     {libseccomp.ArchARM, unix.AUDIT_ARCH_ARM},
+	specs.ArchAARCH64: {libseccomp.ArchARM64, unix.AUDIT_ARCH_AARCH64},
+	specs.ArchMIPS:    {libseccomp.ArchMIPS, unix.AUDIT_ARCH_MIPS},
+	specs.ArchMIPS64:  {libseccomp.ArchMIPS64, unix.AUDIT_ARCH_MIPS64},
+	specs.ArchMIPS64N32: {
+		libseccomp.ArchMIPS64N32, unix.AUDIT_ARCH_MIPS64N32},
+	specs.ArchMIPSEL:   {libseccomp.ArchMIPSEL, unix.AUDIT_ARCH_MIPSEL},
+	specs.ArchMIPSEL64: {libseccomp.ArchMIPSEL64, unix.AUDIT_ARCH_MIPSEL64},
+	specs.ArchMIPSEL64N32: {
+		libseccomp.ArchMIPSEL64N32, unix.AUDIT_ARCH_MIPSEL64N32},
+	specs.ArchPPC:      {libseccomp.ArchPPC, unix.AUDIT_ARCH_PPC},
+	specs.ArchPPC64:    {libseccomp.ArchPPC64, unix.AUDIT_ARCH_PPC64},
+	specs.ArchPPC64LE:  {libseccomp.ArchPPC64LE, unix.AUDIT_ARCH_PPC64LE},
+	specs.ArchS390:     {libseccomp.ArchS390, unix.AUDIT_ARCH_S390},
+	specs.ArchS390X:    {libseccomp.ArchS390X, unix.AUDIT_ARCH_S390X},
+	specs.ArchPARISC:   {libseccomp.ArchPARISC, unix.AUDIT_ARCH_PARISC},
+	specs.ArchPARISC64: {libseccomp.ArchPARISC64, unix.AUDIT_ARCH_PARISC64},
+	specs.ArchRISCV64:  {libseccomp.ArchRISCV64, unix.AUDIT_ARCH_RISCV64},
+	"SCMP_ARCH_LOONGARCH64": {
+		libseccomp.ArchLOONGARCH64, unix.AUDIT_ARCH_LOONGARCH64},
+	"SCMP_ARCH_M68K": {libseccomp.ArchM68K, unix.AUDIT_ARCH_M68K},
 	// libseccomp's "sh" is little-endian SuperH, "sheb" big-endian.
 	"SCMP_ARCH_SH":   {libseccomp.ArchSH, unix.AUDIT_ARCH_SHEL},
 	"SCMP_ARCH_SHEB": {libseccomp.ArchSHEB, unix.AUDIT_ARCH_SH},
@@ -106,9 +114,18 @@ var archs = map[specs.Arch]archInfo{
 
 // flags maps the filter flags a profile may ask for to seccomp(2)'s.
 var flags = map[specs.LinuxSeccompFlag]uint{
-	flagTsync:                              unix.SECCOMP_FILTER_FLAG_TSYNC,
-	specs.LinuxSeccompFlagLog:              unix.SECCOMP_FILTER_FLAG_LOG,
-	specs.LinuxSeccompFlagSpecAllow:        unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+	// Linux 3.17: the filter goes to every thread of the process.
+	flagTsync: unix.SECCOMP_FILTER_FLAG_TSYNC,
+
+	// Linux 4.14: every action but ALLOW is logged.
+	specs.LinuxSeccompFlagLog: unix.SECCOMP_FILTER_FLAG_LOG,
+
+	// Linux 4.17: the filter does not force the Speculative Store
+	// Bypass mitigation on.
+	specs.LinuxSeccompFlagSpecAllow: unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+
+	// Linux 5.19: a task waiting for the agent's answer can only be
+	// killed, not interrupted, once the agent has read the notification.
 	specs.LinuxSeccompFlagWaitKillableRecv: unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
 }
 
@@ -135,8 +152,9 @@ func Validate(cfg *specs.LinuxSeccomp) error {
 		return err
 	}
 	if cfg.DefaultAction == specs.ActNotify {
-		return fmt.Errorf("%w: defaultAction %s: init itself would wait "+
-			"for the agent", ErrInvalidProfile, specs.ActNotify)
+		return fmt.Errorf("%w: defaultAction %s: init itself "+
+			"would wait for the agent", ErrInvalidProfile,
+			specs.ActNotify)
 	}
 
 	for _, arch := range cfg.Architectures {
@@ -200,7 +218,8 @@ func validateAction(where string, action specs.LinuxSeccompAction,
 func validateRule(i int, rule *specs.LinuxSyscall) error {
 	where := fmt.Sprintf("syscalls[%d]", i)
 	if len(rule.Names) == 0 {
-		return fmt.Errorf("%w: %s: names is empty", ErrInvalidProfile, where)
+		return fmt.Errorf("%w: %s: names is empty",
+			ErrInvalidProfile, where)
 	}
 	for _, name := range rule.Names {
 		if name == "" {
@@ -208,15 +227,17 @@ func validateRule(i int, rule *specs.LinuxSyscall) error {
 				ErrInvalidProfile, where)
 		}
 	}
-	if err := validateAction(where, rule.Action, rule.ErrnoRet); err != nil {
+	err := validateAction(where, rule.Action, rule.ErrnoRet)
+	if err != nil {
 		return err
 	}
 	if rule.Action == specs.ActNotify {
 		for _, name := range rule.Names {
 			if slices.Contains(handOffSyscalls, name) {
-				return fmt.Errorf("%w: %s: %s on %q: init needs it to "+
-					"hand the listener to the runtime",
-					ErrInvalidProfile, where, specs.ActNotify, name)
+				return fmt.Errorf("%w: %s: %s on %q: "+
+					"init needs it to hand the listener "+
+					"to the runtime", ErrInvalidProfile,
+					where, specs.ActNotify, name)
 			}
 		}
 	}
@@ -226,9 +247,9 @@ func validateRule(i int, rule *specs.LinuxSyscall) error {
 				where, j, ErrUnknownOperator, arg.Op)
 		}
 		if arg.Index >= maxArgs {
-			return fmt.Errorf("%w: %s.args[%d]: index %d, a syscall has "+
-				"at most %d arguments", ErrInvalidProfile, where, j,
-				arg.Index, maxArgs)
+			return fmt.Errorf("%w: %s.args[%d]: index %d, a "+
+				"syscall has at most %d arguments",
+				ErrInvalidProfile, where, j, arg.Index, maxArgs)
 		}
 	}
 	return nil
@@ -267,7 +288,8 @@ func lookupArch(arch specs.Arch) (archInfo, error) {
 	}
 	if !archSupported(info.scmp) {
 		return archInfo{}, fmt.Errorf("architectures: %s: %w "+
-			"(libseccomp %s lacks it)", arch, ErrUnsupported, Version())
+			"(libseccomp %s lacks it)", arch, ErrUnsupported,
+			Version())
 	}
 	return info, nil
 }
@@ -289,8 +311,8 @@ func UnknownSyscalls(cfg *specs.LinuxSeccomp) []string {
 	var unknown []string
 	for _, rule := range cfg.Syscalls {
 		for _, name := range rule.Names {
-			if _, err := libseccomp.GetSyscallFromName(name); err != nil &&
-				!slices.Contains(unknown, name) {
+			_, err := libseccomp.GetSyscallFromName(name)
+			if err != nil && !slices.Contains(unknown, name) {
 				unknown = append(unknown, name)
 			}
 		}

@@ -96,8 +96,8 @@ func Compile(cfg *specs.LinuxSeccomp) (*Filter, error) {
 	for _, name := range cfg.Architectures {
 		arch, _ := lookupArch(name) // Validate checked it
 		if err := scmpFilter.AddArch(arch.scmp); err != nil {
-			return nil, fmt.Errorf("seccomp: add architecture %s: %w",
-				name, err)
+			return nil, fmt.Errorf("seccomp: add architecture "+
+				"%s: %w", name, err)
 		}
 		abis = append(abis, arch)
 	}
@@ -112,11 +112,15 @@ func Compile(cfg *specs.LinuxSeccomp) (*Filter, error) {
 		}
 	}
 
-	filter := &Filter{Flags: filterFlags(cfg), Skipped: UnknownSyscalls(cfg)}
+	filter := &Filter{
+		Flags:   filterFlags(cfg),
+		Skipped: UnknownSyscalls(cfg),
+	}
 	for i := range cfg.Syscalls {
 		err := addRule(scmpFilter, &cfg.Syscalls[i], defaultAction)
 		if err != nil {
-			return nil, fmt.Errorf("seccomp: syscalls[%d]: %w", i, err)
+			return nil, fmt.Errorf("seccomp: syscalls[%d]: %w",
+				i, err)
 		}
 	}
 
@@ -132,8 +136,8 @@ func Compile(cfg *specs.LinuxSeccomp) (*Filter, error) {
 		filter.Program = append(stub, filter.Program...)
 	}
 	if len(filter.Program) > maxInsns {
-		return nil, fmt.Errorf("%w: the filter has %d instructions, the "+
-			"kernel takes at most %d", ErrInvalidProfile,
+		return nil, fmt.Errorf("%w: the filter has %d instructions, "+
+			"the kernel takes at most %d", ErrInvalidProfile,
 			len(filter.Program), maxInsns)
 	}
 	return filter, nil
@@ -159,7 +163,8 @@ func scmpAction(action specs.LinuxSeccompAction, errnoRet *uint,
 func nativeArch() (archInfo, error) {
 	scmp, err := libseccomp.GetNativeArch()
 	if err != nil {
-		return archInfo{}, fmt.Errorf("seccomp: native architecture: %w", err)
+		return archInfo{}, fmt.Errorf("seccomp: native "+
+			"architecture: %w", err)
 	}
 	for _, info := range archs {
 		if info.scmp == scmp {
@@ -308,8 +313,8 @@ func exportBPF(scmpFilter *libseccomp.ScmpFilter) ([]unix.SockFilter, error) {
 func decodeBPF(raw []byte) ([]unix.SockFilter, error) {
 	const size = 8 // sizeof(struct sock_filter)
 	if len(raw) == 0 || len(raw)%size != 0 {
-		return nil, fmt.Errorf("seccomp: export filter: %d bytes is not "+
-			"a program", len(raw))
+		return nil, fmt.Errorf("seccomp: export filter: %d bytes "+
+			"is not a program", len(raw))
 	}
 	prog := make([]unix.SockFilter, len(raw)/size)
 	for i := range prog {
