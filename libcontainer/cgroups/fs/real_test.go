@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -203,4 +204,109 @@ func canOpen(t *testing.T, path string) bool {
 	}
 	unix.Close(fd)
 	return true
+}
+
+func TestRealV1NotifyOOM(t *testing.T) {
+	realV1(t)
+	name := fmt.Sprintf("/towel-test-oom-%d", os.Getpid())
+	cfg := &configs.Cgroup{Path: name}
+	paths, err := Paths(cfg, "unused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewManager(cfg, paths, false)
+	t.Cleanup(func() {
+		_ = m.Kill()
+		_ = m.Destroy()
+	})
+	if err := m.Apply(-1); err != nil {
+		t.Fatal(err)
+	}
+	limit := int64(16 << 20)
+	err = m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{
+		Limit: &limit, Swap: &limit}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := cgroups.NotifyOOM(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// dd fills a 64 MiB buffer, four times the limit, once the shell is
+	// in the cgroup and reads a line.
+	cmd := exec.Command("sh", "-c",
+		"read go; exec dd if=/dev/zero of=/dev/null bs=64M count=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Apply(cmd.Process.Pid); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Fatal(err)
+	}
+	_, _ = stdin.Write([]byte("go\n"))
+	_ = cmd.Wait()
+	select {
+	case _, ok := <-ch:
+		if !ok {
+			t.Fatal("channel closed without an OOM notice")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no OOM notice")
+	}
+	stats, err := m.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Memory.Events["oom_kill"] == 0 {
+		t.Errorf("stats report no oom_kill: %v", stats.Memory.Events)
+	}
+}
+
+func TestRealV1CheckUnused(t *testing.T) {
+	realV1(t)
+	name := fmt.Sprintf("/towel-test-used-%d", os.Getpid())
+	cfg := &configs.Cgroup{Path: name}
+	paths, err := Paths(cfg, "unused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewManager(cfg, paths, false)
+	t.Cleanup(func() {
+		_ = m.Freeze(false)
+		_ = m.Kill()
+		_ = m.Destroy()
+	})
+	if err := cgroups.CheckUnused(m); err != nil {
+		t.Fatalf("cgroup that does not exist: %v", err)
+	}
+	if err := m.Apply(-1); err != nil {
+		t.Fatal(err)
+	}
+	if err := cgroups.CheckUnused(m); err != nil {
+		t.Fatalf("empty cgroup: %v", err)
+	}
+	if err := m.Freeze(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := cgroups.CheckUnused(m); !errors.Is(err, cgroups.ErrFrozen) {
+		t.Fatalf("frozen cgroup: got %v, want ErrFrozen", err)
+	}
+	if err := m.Freeze(false); err != nil {
+		t.Fatal(err)
+	}
+	cmd := startSleep(t)
+	if err := m.Apply(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := cgroups.CheckUnused(m); !errors.Is(err, cgroups.ErrNotEmpty) {
+		t.Fatalf("cgroup with a process: got %v, want ErrNotEmpty", err)
+	}
 }
