@@ -156,7 +156,8 @@ func hideMount(mountpoint string) error {
 
 // reopenDevNull points those of fds 0-2 that are the null device at the
 // container's /dev/null, so that no fd of the container refers to a host
-// file. The container's /dev/null is checked to be the null device first.
+// file. Without a genuine /dev/null in the container there is nothing to
+// point them at, and they are left alone.
 func reopenDevNull() error {
 	root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|
 		unix.O_CLOEXEC, 0)
@@ -164,13 +165,13 @@ func reopenDevNull() error {
 		return err
 	}
 	defer root.Close()
-	handle, err := openInRoot(root, "/dev/null")
+	handle, err := pathrs.OpenatInRoot(root, "/dev/null")
 	if err != nil {
-		return err
+		return nil
 	}
 	defer handle.Close()
-	if err := checkDevNull(handle); err != nil {
-		return err
+	if checkDevNull(handle) != nil {
+		return nil
 	}
 	devNull, err := pathrs.Reopen(handle, unix.O_RDWR|unix.O_NOCTTY)
 	if err != nil {
