@@ -80,6 +80,9 @@ func spawn(t *testing.T, next string, dir string, cloneflags uintptr) {
 	if err != nil {
 		t.Fatalf("stage %q failed: %v\n%s", next, err, out)
 	}
+	if testing.Verbose() {
+		t.Logf("stage %q:\n%s", next, out)
+	}
 	if skip := skipReason(out); skip != "" {
 		t.Skipf("stage %q skipped: %s", next, skip)
 	}
@@ -157,7 +160,7 @@ func buildRootfs(t *testing.T, dir string) string {
 			t.Fatal(err)
 		}
 	}
-	if err := os.Chmod(filepath.Join(rootfs, "tmp"), 0o1777); err != nil {
+	if err := unix.Chmod(filepath.Join(rootfs, "tmp"), 0o1777); err != nil {
 		t.Fatal(err)
 	}
 	bin, err := os.ReadFile("/bin/busybox")
