@@ -222,6 +222,11 @@ func (i *initState) syncHooks() error {
 func (i *initState) ready() error {
 	err := writeMsg(i.sock, syncMsg{Type: syncReady}, -1)
 	i.sock.Close()
+	// Nobody reads the log pipe once the parent has its answer.
+	if out, ok := logrus.StandardLogger().Out.(*os.File); ok {
+		logrus.SetOutput(io_discard{})
+		out.Close()
+	}
 	return err
 }
 

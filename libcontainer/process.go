@@ -116,7 +116,6 @@ func startInit(s *startSpec) (res *started, retErr error) {
 	defer logW.Close()
 	logDone := make(chan struct{})
 	go forwardLogs(logR, logDone)
-	defer func() { logW.Close(); <-logDone }()
 
 	exe, err := initExecutable()
 	if err != nil {
@@ -163,6 +162,8 @@ func startInit(s *startSpec) (res *started, retErr error) {
 		if retErr == nil {
 			return
 		}
+		// Let the forwarder print what init logged before it failed.
+		defer func() { <-logDone }()
 		// The first stage may still be in the hand-off; it and its
 		// clone die with their socket, but do not wait on that.
 		_ = cmd.Process.Kill()
