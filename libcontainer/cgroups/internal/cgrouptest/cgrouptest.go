@@ -104,3 +104,16 @@ exec "$@"`
 	}
 	t.Logf("in cgroup2 namespace:\n%s", out)
 }
+
+// Unwritable makes dir immutable (chattr +i) so that even root gets EPERM
+// creating anything in it, as an unprivileged user would in a cgroup not
+// delegated to it. The flag is cleared when the test ends. The test is
+// skipped when the file system or the caller cannot set the flag.
+func Unwritable(t *testing.T, dir string) {
+	t.Helper()
+	if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot make %s immutable to fake a permission error: "+
+			"%v: %s", dir, err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("chattr", "-i", dir).Run() })
+}
