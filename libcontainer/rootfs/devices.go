@@ -53,7 +53,11 @@ func (mt *mounter) setupDev() error {
 		}
 	}
 
-	devDir, err := pathrs.MkdirAllHandle(mt.root, "/dev", 0o755)
+	devPath, err := mt.semiResolve("/dev")
+	if err != nil {
+		return err
+	}
+	devDir, err := pathrs.MkdirAllHandle(mt.root, devPath, 0o755)
 	if err != nil {
 		return fmt.Errorf("open /dev in rootfs: %w", err)
 	}
@@ -83,16 +87,19 @@ func (mt *mounter) createDevice(dev *configs.Device, bindOnly bool) error {
 	if dev.Path == "" {
 		return nil
 	}
-	unsafePath := cleanPath(dev.Path)
-	if unsafePath == "/" {
+	inRoot, err := mt.semiResolve(dev.Path)
+	if err != nil {
+		return err
+	}
+	if inRoot == "/" {
 		return errors.New("device path is the root directory")
 	}
-	dir, err := pathrs.MkdirAllHandle(mt.root, path.Dir(unsafePath), 0o755)
+	dir, err := pathrs.MkdirAllHandle(mt.root, path.Dir(inRoot), 0o755)
 	if err != nil {
 		return fmt.Errorf("create parent directory: %w", err)
 	}
 	defer dir.Close()
-	name := path.Base(unsafePath)
+	name := path.Base(inRoot)
 
 	if bindOnly {
 		return bindDevice(dir, name, dev)
