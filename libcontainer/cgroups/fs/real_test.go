@@ -310,3 +310,42 @@ func TestRealV1CheckUnused(t *testing.T) {
 		t.Fatalf("cgroup with a process: got %v, want ErrNotEmpty", err)
 	}
 }
+
+func TestRealHybridHugetlbGoesToUnifiedHierarchy(t *testing.T) {
+	realV1(t)
+	if !cgroups.IsCgroup2HybridMode() {
+		t.Skip("no cgroup2 at /sys/fs/cgroup/unified (not a hybrid host)")
+	}
+	hs := mustHierarchies(t)
+	if _, ok := cgroups.FindHierarchy(hs, "hugetlb"); ok {
+		t.Skip("hugetlb is a v1 hierarchy here")
+	}
+	ctls, _ := cgroups.ReadFile(hybridMountpoint, "cgroup.controllers")
+	if !containsWord(ctls, "hugetlb") {
+		t.Skip("hugetlb is in neither v1 nor the unified hierarchy")
+	}
+	name := fmt.Sprintf("/towel-test-huge-%d", os.Getpid())
+	cfg := &configs.Cgroup{Path: name}
+	paths, err := Paths(cfg, "unused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewManager(cfg, paths, false)
+	t.Cleanup(func() { _ = m.Destroy() })
+	if err := m.Apply(-1); err != nil {
+		t.Fatal(err)
+	}
+	size := cgroups.HugePageSizeName(2 << 20)
+	err = m.Set(&specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{
+		{Pagesize: size, Limit: 4 << 20}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cgroups.ReadUint(m.Path(""), "hugetlb."+size+".max")
+	if err != nil || got != 4<<20 {
+		t.Fatalf("hugetlb.%s.max = %d, %v; want %d", size, got, err, 4<<20)
+	}
+	if _, err := m.Stats(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/towel-runtime/towel/libcontainer/cgroups"
 	"github.com/towel-runtime/towel/libcontainer/cgroups/internal/cgrouptest"
@@ -97,5 +100,54 @@ func TestRealV2ApplyFreezeKillDestroy(t *testing.T) {
 	}
 	if _, err := os.Stat(m.dir); err == nil {
 		t.Fatalf("%s left after Destroy", m.dir)
+	}
+}
+
+func TestRealV2HugetlbAndUnified(t *testing.T) {
+	if !cgrouptest.InCgroup2Namespace() {
+		cgrouptest.RunInCgroup2Namespace(t)
+		return
+	}
+	ctls, err := cgroups.ReadFile(cgroups.UnifiedMountpoint, "cgroup.controllers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ctls, "hugetlb") {
+		t.Skip("hugetlb is not a cgroup2 controller on this host")
+	}
+	m := realManager(t)
+	if err := m.Apply(-1); err != nil {
+		t.Fatal(err)
+	}
+	size := cgroups.HugePageSizeName(2 << 20)
+	err = m.Set(&specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{
+		{Pagesize: size, Limit: 8 << 20}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{".max", ".rsvd.max"} {
+		got, err := cgroups.ReadUint(m.dir, "hugetlb."+size+f)
+		if err != nil || got != 8<<20 {
+			t.Errorf("hugetlb.%s%s = %d, %v", size, f, got, err)
+		}
+	}
+
+	err = m.Set(&specs.LinuxResources{Unified: map[string]string{
+		"hugetlb." + size + ".max": "2097152"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := cgroups.ReadUint(m.dir, "hugetlb."+size+".max"); got != 2<<20 {
+		t.Errorf("unified hugetlb max = %d", got)
+	}
+
+	// memory is bound to a v1 hierarchy on this host, so not enabled here.
+	if strings.Contains(ctls, "memory") {
+		return
+	}
+	err = m.Set(&specs.LinuxResources{Unified: map[string]string{
+		"memory.max": "1000000"}})
+	if err == nil || !strings.Contains(err.Error(), `controller "memory" is not enabled`) {
+		t.Fatalf("unified key of a disabled controller: got %v", err)
 	}
 }
