@@ -349,3 +349,39 @@ func TestRealHybridHugetlbGoesToUnifiedHierarchy(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestRealV1KillWithoutCgroupKillFreezesAndSignals(t *testing.T) {
+	realV1(t)
+	name := fmt.Sprintf("/towel-test-kill-%d", os.Getpid())
+	cfg := &configs.Cgroup{Path: name}
+	paths, err := Paths(cfg, "unused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without the hybrid cgroup2 directory there is no cgroup.kill.
+	delete(paths, "")
+	m := NewManager(cfg, paths, false)
+	t.Cleanup(func() { _ = m.Destroy() })
+
+	cmds := []*exec.Cmd{startSleep(t), startSleep(t)}
+	for _, c := range cmds {
+		if err := m.Apply(c.Process.Pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cmds {
+		done := make(chan error, 1)
+		go func() { done <- c.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("sleep not killed by Kill")
+		}
+	}
+	if frozen, err := m.Frozen(); err != nil || frozen {
+		t.Fatalf("Frozen() = %v, %v after Kill; want thawed", frozen, err)
+	}
+}

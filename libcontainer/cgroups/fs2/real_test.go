@@ -49,6 +49,38 @@ func startSleep(t *testing.T) *exec.Cmd {
 	return cmd
 }
 
+func TestRealV2KillWithoutCgroupKillFreezesAndSignals(t *testing.T) {
+	if !cgrouptest.InCgroup2Namespace() {
+		cgrouptest.RunInCgroup2Namespace(t)
+		return
+	}
+	killFile = "cgroup.kill-as-before-linux-5.14"
+	defer func() { killFile = "cgroup.kill" }()
+
+	m := realManager(t)
+	cmds := []*exec.Cmd{startSleep(t), startSleep(t)}
+	for _, c := range cmds {
+		if err := m.Apply(c.Process.Pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cmds {
+		done := make(chan error, 1)
+		go func() { done <- c.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("sleep not killed by Kill")
+		}
+	}
+	if frozen, err := m.Frozen(); err != nil || frozen {
+		t.Fatalf("Frozen() = %v, %v after Kill; want thawed", frozen, err)
+	}
+}
+
 func TestRealV2ApplyFreezeKillDestroy(t *testing.T) {
 	if !cgrouptest.InCgroup2Namespace() {
 		cgrouptest.RunInCgroup2Namespace(t)
