@@ -130,9 +130,14 @@ func (mt *mounter) mountHierarchy(m *configs.Mount, top *os.File,
 
 	var mnt *os.File
 	if mt.cgroupns {
+		var dirPath string
+		dirPath, err = fdPath(dir)
+		if err != nil {
+			return err
+		}
 		flags := defaultMountFlags | m.Flags&unix.MS_RDONLY
-		mnt, err = mountOnto("cgroup", dir, "cgroup", uintptr(flags),
-			h.controllers)
+		mnt, err = mountOnto("cgroup", dir, dirPath, "cgroup",
+			uintptr(flags), h.controllers)
 		if err == nil {
 			err = setPropagation(mnt, m.PropagationFlags)
 		}

@@ -57,19 +57,24 @@ func moveMount(mnt, target *os.File) error {
 	return nil
 }
 
-// mountOnto mounts a new file system on target with mount(2), through
-// target's magic link, and returns an O_PATH handle to the root of the new
-// mount.
+// fdPath returns the path the kernel has for f, read safely from procfs.
+func fdPath(f *os.File) (string, error) {
+	p, err := procfs.ProcSelfFdReadlink(f)
+	if err != nil {
+		return "", fmt.Errorf("read path of %s: %w", f.Name(), err)
+	}
+	return p, nil
+}
+
+// mountOnto mounts a new file system on target (whose fdPath is
+// targetPath) with mount(2), through target's magic link, and returns an
+// O_PATH handle to the root of the new mount.
 //
 // The target fd keeps referring to the directory under the new mount, so
 // the new mount is found from target's parent by name, and checked to be a
 // mount root other than target's own mount.
-func mountOnto(source string, target *os.File, fstype string,
+func mountOnto(source string, target *os.File, targetPath, fstype string,
 	flags uintptr, data string) (*os.File, error) {
-	targetPath, err := procfs.ProcSelfFdReadlink(target)
-	if err != nil {
-		return nil, fmt.Errorf("read path of mount target: %w", err)
-	}
 	parentFd, err := unix.Openat(int(target.Fd()), "..",
 		unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {

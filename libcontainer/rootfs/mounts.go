@@ -59,7 +59,11 @@ func (mt *mounter) mountBind(m *configs.Mount) (*os.File, error) {
 		return nil, err
 	}
 	defer target.Close()
-	if err := mt.checkProcTarget(target, m); err != nil {
+	targetPath, err := fdPath(target)
+	if err != nil {
+		return nil, err
+	}
+	if err := mt.checkProcTarget(targetPath, m); err != nil {
 		return nil, err
 	}
 	return mt.bindOnto(m, target)
@@ -193,7 +197,11 @@ func (mt *mounter) mountFS(m *configs.Mount) (*os.File, error) {
 		return nil, err
 	}
 	defer target.Close()
-	if err := mt.checkProcTarget(target, m); err != nil {
+	targetPath, err := fdPath(target)
+	if err != nil {
+		return nil, err
+	}
+	if err := mt.checkProcTarget(targetPath, m); err != nil {
 		return nil, err
 	}
 	data := m.Data
@@ -212,13 +220,13 @@ func (mt *mounter) mountFS(m *configs.Mount) (*os.File, error) {
 			data = mode + "," + data
 		}
 	}
-	return mt.fsOnto(m, target, data)
+	return mt.fsOnto(m, target, targetPath, data)
 }
 
-// fsOnto mounts the file system of m with data on target and applies m's
-// propagation and recursive attributes.
-func (mt *mounter) fsOnto(m *configs.Mount, target *os.File, data string) (
-	*os.File, error) {
+// fsOnto mounts the file system of m with data on target, found at
+// targetPath, and applies m's propagation and recursive attributes.
+func (mt *mounter) fsOnto(m *configs.Mount, target *os.File,
+	targetPath, data string) (*os.File, error) {
 	flags := m.Flags
 	// A tmpfs may need a chmod or a copy-up, and /dev its device nodes and
 	// the console: both stay writable until Finalize.
@@ -230,7 +238,8 @@ func (mt *mounter) fsOnto(m *configs.Mount, target *os.File, data string) (
 		data = label.FormatMountLabel(data, mt.cfg.MountLabel)
 	}
 
-	mnt, err := mountOnto(m.Source, target, m.Device, uintptr(flags), data)
+	mnt, err := mountOnto(m.Source, target, targetPath, m.Device,
+		uintptr(flags), data)
 	if err != nil {
 		return nil, err
 	}

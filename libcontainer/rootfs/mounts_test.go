@@ -429,3 +429,45 @@ func TestProcDestinations(t *testing.T) {
 		})
 	}
 }
+
+// TestOverlayMount checks a file system whose data names host paths.
+func TestOverlayMount(t *testing.T) {
+	dir, rootfs := prepare(t, nil)
+	inMountNS(t, dir, func(t *testing.T) {
+		// A tmpfs, since the test directory may be an overlay itself.
+		ovl := filepath.Join(dir, "ovl")
+		mkdirs(t, ovl)
+		mustMount(t, "tmpfs", ovl, "tmpfs", 0, "")
+		lower, upper, work := filepath.Join(ovl, "lower"),
+			filepath.Join(ovl, "upper"), filepath.Join(ovl, "work")
+		mkdirs(t, lower, upper, work)
+		err := os.WriteFile(filepath.Join(lower, "from-lower"), nil, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := &configs.Config{Rootfs: rootfs, Mounts: []*configs.Mount{
+			{Source: "overlay", Destination: "/merged", Device: "overlay",
+				Flags: unix.MS_NODEV,
+				Data: "lowerdir=" + lower + ",upperdir=" + upper +
+					",workdir=" + work},
+		}}
+		if err := MountAll(cfg); err != nil {
+			t.Fatalf("MountAll: %v", err)
+		}
+		merged := filepath.Join(rootfs, "merged")
+		if _, err := os.Stat(filepath.Join(merged, "from-lower")); err != nil {
+			t.Errorf("lower layer not visible: %v", err)
+		}
+		err = os.WriteFile(filepath.Join(merged, "new"), nil, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(upper, "new")); err != nil {
+			t.Errorf("write did not reach the upper layer: %v", err)
+		}
+		if m := mountAt(t, merged); m == nil || m.fstype != "overlay" ||
+			!hasOption(m.options, "nodev") {
+			t.Errorf("/merged: %+v, want an overlay with nodev", m)
+		}
+	})
+}

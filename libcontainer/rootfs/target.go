@@ -10,7 +10,6 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
-	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
 	"golang.org/x/sys/unix"
 
 	"github.com/towel-runtime/towel/libcontainer/configs"
@@ -105,12 +104,8 @@ var procMountFiles = []string{
 
 // checkProcTarget refuses mounts that would cover /proc or part of it with
 // something else than a procfs: the kernel trusts what it finds under
-// /proc (CVE-2019-16884, CVE-2019-19921).
-func (mt *mounter) checkProcTarget(target *os.File, m *configs.Mount) error {
-	realPath, err := procfs.ProcSelfFdReadlink(target)
-	if err != nil {
-		return fmt.Errorf("read path of mount target: %w", err)
-	}
+// /proc (CVE-2019-16884, CVE-2019-19921). realPath is the target's fdPath.
+func (mt *mounter) checkProcTarget(realPath string, m *configs.Mount) error {
 	rel, err := filepath.Rel(mt.rootPath, realPath)
 	if err != nil {
 		return fmt.Errorf("mount target %q: %w", realPath, err)
