@@ -37,7 +37,8 @@ func TestDevSymlinkToHostDir(t *testing.T) {
 				}
 			})
 			inMountNS(t, dir, func(t *testing.T) {
-				cfg := &configs.Config{Rootfs: rootfs, Devices: DefaultDevices()}
+				cfg := &configs.Config{Rootfs: rootfs,
+					Devices: DefaultDevices()}
 				cfg.Mounts = []*configs.Mount{
 					{Source: "proc", Destination: "/proc", Device: "proc"},
 				}

@@ -245,7 +245,8 @@ func ownCgroups() (map[string]ownCgroup, error) {
 	for sc.Scan() {
 		parts := strings.SplitN(sc.Text(), ":", 3)
 		if len(parts) != 3 {
-			return nil, fmt.Errorf("/proc/self/cgroup: bad line %q", sc.Text())
+			return nil, fmt.Errorf("/proc/self/cgroup: bad line %q",
+				sc.Text())
 		}
 		own[parts[0]] = ownCgroup{controllers: parts[1], path: parts[2]}
 	}

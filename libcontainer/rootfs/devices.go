@@ -199,7 +199,8 @@ func setupDevSymlinks(devDir *os.File) error {
 	for _, l := range links {
 		err := unix.Symlinkat(l[0], int(devDir.Fd()), l[1])
 		if err != nil && !errors.Is(err, unix.EEXIST) {
-			return &os.PathError{Op: "symlink", Path: "/dev/" + l[1], Err: err}
+			return &os.PathError{Op: "symlink", Path: "/dev/" + l[1],
+				Err: err}
 		}
 	}
 	return nil

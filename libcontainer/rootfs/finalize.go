@@ -164,7 +164,8 @@ func emptyReadonlyTmpfs(mountLabel string) (*os.File, error) {
 	}
 	defer unix.Close(fsfd)
 	if mountLabel != "" && selinux.GetEnabled() {
-		if err := unix.FsconfigSetString(fsfd, "context", mountLabel); err != nil {
+		err := unix.FsconfigSetString(fsfd, "context", mountLabel)
+		if err != nil {
 			return nil, os.NewSyscallError("fsconfig context", err)
 		}
 	}

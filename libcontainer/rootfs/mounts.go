@@ -31,6 +31,10 @@ func (mt *mounter) mountEntry(m *configs.Mount) error {
 		err error
 	)
 	switch {
+	case m.Flags&unix.MS_REMOUNT != 0:
+		// "remount", with or without "bind", changes the mount already
+		// at the destination, as mount(2) does.
+		mnt, err = mt.remountFS(m)
 	case isBind(m):
 		mnt, err = mt.mountBind(m)
 	case m.Device == "cgroup":
@@ -188,10 +192,6 @@ func (mt *mounter) mountFS(m *configs.Mount) (*os.File, error) {
 				m.Device, err)
 		}
 	}
-	if m.Flags&unix.MS_REMOUNT != 0 {
-		return mt.remountFS(m)
-	}
-
 	target, existed, err := mt.openTarget(m.Destination, false)
 	if err != nil {
 		return nil, err
@@ -259,8 +259,9 @@ func (mt *mounter) fsOnto(m *configs.Mount, target *os.File,
 	return mnt, nil
 }
 
-// remountFS changes an existing mount at m.Destination ("remount" option
-// without "bind"): no new mount, no directory created.
+// remountFS changes the mount at m.Destination ("remount" option): no new
+// mount, no directory created. With "bind" only the per-mount flags
+// change, else the file system's too.
 func (mt *mounter) remountFS(m *configs.Mount) (*os.File, error) {
 	inRoot, err := mt.semiResolve(m.Destination)
 	if err != nil {

@@ -288,7 +288,7 @@ func TestTmpCopyUp(t *testing.T) {
 	}
 }
 
-// TestRemountOption checks a "remount" mount without "bind": the mount
+// TestRemountOption checks "remount", with and without "bind": the mount
 // already at the destination changes, nothing new is mounted.
 func TestRemountOption(t *testing.T) {
 	dir, rootfs := prepare(t, nil)
@@ -297,21 +297,27 @@ func TestRemountOption(t *testing.T) {
 			{Source: "tmpfs", Destination: "/tmp", Device: "tmpfs"},
 			{Source: "tmpfs", Destination: "/tmp", Device: "tmpfs",
 				Flags: unix.MS_REMOUNT | unix.MS_NOEXEC},
+			{Source: dir, Destination: "/data", Device: "bind",
+				Flags: unix.MS_BIND},
+			{Source: dir, Destination: "/data", Device: "bind",
+				Flags: unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY},
 		}}
 		if err := MountAll(cfg); err != nil {
 			t.Fatalf("MountAll: %v", err)
 		}
-		count := 0
-		for _, m := range readMountinfo(t) {
-			if m.mountpoint == filepath.Join(rootfs, "tmp") {
-				count++
-				if !hasOption(m.options, "noexec") {
-					t.Errorf("/tmp not remounted noexec: %q", m.options)
+		for d, o := range map[string]string{"tmp": "noexec", "data": "ro"} {
+			count := 0
+			for _, m := range readMountinfo(t) {
+				if m.mountpoint == filepath.Join(rootfs, d) {
+					count++
+					if !hasOption(m.options, o) {
+						t.Errorf("/%s not remounted %s: %q", d, o, m.options)
+					}
 				}
 			}
-		}
-		if count != 1 {
-			t.Errorf("%d mounts on /tmp, want 1", count)
+			if count != 1 {
+				t.Errorf("%d mounts on /%s, want 1", count, d)
+			}
 		}
 	})
 }

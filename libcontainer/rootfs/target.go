@@ -121,7 +121,8 @@ func (mt *mounter) checkProcTarget(realPath string, m *configs.Mount) error {
 		if isBind(m) {
 			var st unix.Statfs_t
 			if err := unix.Statfs(m.Source, &st); err != nil {
-				return &os.PathError{Op: "statfs", Path: m.Source, Err: err}
+				return &os.PathError{Op: "statfs", Path: m.Source,
+					Err: err}
 			}
 			if st.Type == unix.PROC_SUPER_MAGIC {
 				return nil

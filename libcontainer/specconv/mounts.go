@@ -174,8 +174,9 @@ func ParseMount(m specs.Mount, bundle string) (*configs.Mount, error) {
 	if mnt.IsBind() {
 		mnt.Device = "bind"
 		if len(data) > 0 {
-			return nil, fmt.Errorf("mount %q: option %q is file system data,"+
-				" which a bind mount cannot apply", m.Destination, data[0])
+			return nil, fmt.Errorf("mount %q: option %q is file system"+
+				" data, which a bind mount cannot apply", m.Destination,
+				data[0])
 		}
 		if mnt.Source == "" {
 			return nil, fmt.Errorf("bind mount %q has no source",
