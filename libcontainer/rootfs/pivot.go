@@ -6,7 +6,6 @@ import (
 	"os"
 	"strings"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
@@ -159,37 +158,48 @@ func hideMount(mountpoint string) error {
 // file. Without a genuine /dev/null in the container there is nothing to
 // point them at, and they are left alone.
 func reopenDevNull() error {
-	root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|
-		unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
+	// Checked through an O_PATH handle before it is opened for real: an
+	// open(2) of some other device can have effects.
+	how := &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	}
-	defer root.Close()
-	handle, err := pathrs.OpenatInRoot(root, "/dev/null")
+	pathFd, err := unix.Openat2(unix.AT_FDCWD, "/dev/null", how)
 	if err != nil {
 		return nil
 	}
+	handle := os.NewFile(uintptr(pathFd), "/dev/null")
 	defer handle.Close()
-	if checkDevNull(handle) != nil {
+	var want unix.Stat_t
+	if unix.Fstat(pathFd, &want) != nil || !isDevNull(&want) {
 		return nil
 	}
-	devNull, err := pathrs.Reopen(handle, unix.O_RDWR|unix.O_NOCTTY)
+	how.Flags = unix.O_RDWR | unix.O_NOCTTY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Openat2(unix.AT_FDCWD, "/dev/null", how)
 	if err != nil {
-		return fmt.Errorf("open /dev/null: %w", err)
+		return &os.PathError{Op: "open", Path: "/dev/null", Err: err}
 	}
+	devNull := os.NewFile(uintptr(fd), "/dev/null")
 	defer devNull.Close()
+	var got unix.Stat_t
+	if err := unix.Fstat(fd, &got); err != nil {
+		return &os.PathError{Op: "fstat", Path: "/dev/null", Err: err}
+	}
+	if got.Dev != want.Dev || got.Ino != want.Ino {
+		return fmt.Errorf("open /dev/null: %w", errTargetMoved)
+	}
 
-	for fd := 0; fd < 3; fd++ {
+	for stdio := 0; stdio < 3; stdio++ {
 		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
+		if err := unix.Fstat(stdio, &st); err != nil {
 			// A closed stdio fd is the caller's choice.
 			continue
 		}
 		if !isDevNull(&st) {
 			continue
 		}
-		if err := unix.Dup3(int(devNull.Fd()), fd, 0); err != nil {
-			return fmt.Errorf("reopen fd %d on /dev/null: %w", fd, err)
+		if err := unix.Dup3(fd, stdio, 0); err != nil {
+			return fmt.Errorf("reopen fd %d on /dev/null: %w", stdio, err)
 		}
 	}
 	return nil

@@ -78,6 +78,12 @@ func TestDefaultSpecRootfs(t *testing.T) {
 		if _, err := os.Stat("/bin/busybox"); err != nil {
 			t.Errorf("the new root is not the rootfs: %v", err)
 		}
+		// The harness gives the stage the host's /dev/null as stdin.
+		var stdin, null unix.Stat_t
+		if unix.Fstat(0, &stdin) != nil || unix.Stat("/dev/null", &null) !=
+			nil || stdin.Dev != null.Dev || stdin.Ino != null.Ino {
+			t.Error("stdin was not reopened on the container's /dev/null")
+		}
 		out, err := exec.Command("/bin/sh", "-c", "echo hello").Output()
 		if err != nil || string(out) != "hello\n" {
 			t.Errorf("busybox sh in the new root: %q, %v", out, err)
