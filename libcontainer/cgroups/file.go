@@ -112,3 +112,10 @@ func FormatInt(v int64) string { return strconv.FormatInt(v, 10) }
 
 // FormatUint is strconv.FormatUint for base 10.
 func FormatUint(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// IsPermission reports whether err means "not allowed here": what an
+// unprivileged user gets in a cgroup tree not delegated to it.
+func IsPermission(err error) bool {
+	return errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) ||
+		errors.Is(err, unix.EROFS)
+}

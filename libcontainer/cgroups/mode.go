@@ -67,11 +67,9 @@ func hierarchiesFromMounts(infos []*mountinfo.Info) []Hierarchy {
 		}
 		var subs []string
 		for _, opt := range strings.Split(info.VFSOptions, ",") {
-			if opt == "rw" || opt == "ro" || strings.Contains(opt, "=") &&
-				!strings.HasPrefix(opt, "name=") {
-				continue
-			}
-			if isV1Option(opt) {
+			isName := strings.HasPrefix(opt, "name=")
+			if opt == "rw" || opt == "ro" || isV1Option(opt) ||
+				strings.Contains(opt, "=") && !isName {
 				continue
 			}
 			subs = append(subs, opt)

@@ -7,6 +7,14 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
+// BUG(towel): CheckUnused on cgroup v1 counts the processes of one
+// hierarchy only (devices, as runc), assuming the others match.
+
+// BUG(towel): memory.kernel is ignored on every host, and on cgroup v2
+// memory.kernelTCP, swappiness, disableOOMKiller, useHierarchy=false,
+// blockIO.leafWeight and network are ignored too; Warnings names them for
+// the caller to log.
+
 // ValidateResources checks r for values no driver can apply, without
 // touching any cgroup, so that Set can refuse bad input before writing
 // anything. v2 selects the cgroup v2 rules. What depends on the cgroup

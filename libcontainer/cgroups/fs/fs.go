@@ -3,6 +3,19 @@
 //
 // It does not decide whether the host is v1 (see package manager) and it
 // does not talk to systemd.
+//
+// On a hybrid host (cgroup2 at /sys/fs/cgroup/unified) the container also
+// gets a directory there, under the key "" of Paths: hugetlb is set there
+// when no v1 hierarchy has it, and Kill uses its cgroup.kill.
+//
+// BUG(towel): a device rule update that changes the default verdict
+// (allow-all to deny-all or back) has to reset devices.list, so the
+// container sees deny-all (or allow-all) for the moment it takes to write
+// the new exceptions. Updates that keep the default write only the
+// difference.
+//
+// BUG(towel): v1 freezing is asynchronous and Freeze polls freezer.state
+// until it reads FROZEN, for at most about a second of retries.
 package fs
 
 import (
@@ -72,7 +85,7 @@ func (m *Manager) Apply(pid int) error {
 		}
 		// Rootless without an explicit cgroupsPath: a hierarchy we may
 		// not write to is skipped; Set fails later if it has limits for it.
-		if m.rootless && m.cfg.Path == "" && isPermission(err) {
+		if m.rootless && m.cfg.Path == "" && cgroups.IsPermission(err) {
 			delete(m.paths, name)
 			continue
 		}
@@ -102,11 +115,6 @@ func applyDir(name, dir string, pid int) error {
 		}
 	}
 	return cgroups.WriteProcs(dir, pid)
-}
-
-func isPermission(err error) bool {
-	return errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) ||
-		errors.Is(err, unix.EROFS)
 }
 
 // Set writes every resource r sets.

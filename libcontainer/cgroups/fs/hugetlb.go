@@ -3,6 +3,7 @@ package fs
 import (
 	"errors"
 	"os"
+	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -70,7 +71,7 @@ func enableHugetlb(dir string) error {
 	}
 	var parents []string
 	for p := dir; p != hybridMountpoint && p != "/"; {
-		p = parentDir(p)
+		p = filepath.Dir(p)
 		parents = append([]string{p}, parents...)
 	}
 	for _, p := range parents {

@@ -1,7 +1,6 @@
 package fs
 
 import (
-	"path/filepath"
 	"strings"
 )
 
@@ -22,5 +21,3 @@ func containsWord(s, word string) bool {
 	}
 	return false
 }
-
-func parentDir(p string) string { return filepath.Dir(p) }

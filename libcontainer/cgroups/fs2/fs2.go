@@ -4,6 +4,10 @@
 //
 // It does not decide whether the host is v2 (see package manager) and it
 // does not talk to systemd.
+//
+// BUG(towel): for a rootless container, errors loading or attaching the
+// device filter are ignored, as runc does: a user namespace cannot load
+// BPF programs.
 package fs2
 
 import (
@@ -82,7 +86,7 @@ func (m *Manager) Apply(pid int) error {
 	if err == nil {
 		return nil
 	}
-	if m.rootless && m.cfg.Path == "" && isPermission(err) {
+	if m.rootless && m.cfg.Path == "" && cgroups.IsPermission(err) {
 		if needsController(m.cfg.Resources) {
 			return fmt.Errorf("rootless container with limits needs a "+
 				"cgroup delegated to the user: %w", err)
@@ -92,11 +96,6 @@ func (m *Manager) Apply(pid int) error {
 		return nil
 	}
 	return err
-}
-
-func isPermission(err error) bool {
-	return errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) ||
-		errors.Is(err, unix.EROFS)
 }
 
 // createPath makes dir and enables in each cgroup above it the
@@ -138,7 +137,7 @@ func enableControllers(dir string) error {
 	all := "+" + strings.Join(ctls, " +")
 	if err := cgroups.WriteFile(dir, "cgroup.subtree_control", all); err == nil {
 		return nil
-	} else if isPermission(err) {
+	} else if cgroups.IsPermission(err) {
 		return err
 	}
 	for _, c := range ctls {
