@@ -107,3 +107,47 @@ func userNSStage(t *testing.T, rootfs, src string) {
 		t.Fatal(err)
 	}
 }
+
+// TestReadonlyRootKeepsLockedFlags: in a user namespace the rootfs comes
+// from a nosuid,nodev mount, flags the kernel locks; making the root
+// read-only must keep them rather than fail.
+func TestReadonlyRootKeepsLockedFlags(t *testing.T) {
+	dir, rootfs := prepare(t, nil)
+	switch stage(t) {
+	case "":
+		spawn(t, "ns", dir, unix.CLONE_NEWNS)
+	case "ns":
+		isolateMounts(t)
+		mustMount(t, rootfs, rootfs, "", unix.MS_BIND, "")
+		mustMount(t, "", rootfs, "", unix.MS_BIND|unix.MS_REMOUNT|
+			unix.MS_NOSUID|unix.MS_NODEV, "")
+		spawn(t, "userns", dir, unix.CLONE_NEWUSER|unix.CLONE_NEWNS)
+	case "userns":
+		cfg := &configs.Config{Rootfs: rootfs, Readonlyfs: true,
+			Namespaces: configs.Namespaces{{Type: configs.NEWUSER},
+				{Type: configs.NEWNS}},
+			Mounts: []*configs.Mount{
+				{Source: "tmpfs", Destination: "/tmp", Device: "tmpfs"},
+			},
+		}
+		if err := MountAll(cfg); err != nil {
+			t.Fatalf("MountAll: %v", err)
+		}
+		if err := PivotRoot(cfg); err != nil {
+			t.Fatalf("PivotRoot: %v", err)
+		}
+		if err := Finalize(cfg); err != nil {
+			t.Fatalf("Finalize: %v", err)
+		}
+		wantErrno(t, "write to the read-only root",
+			os.WriteFile("/x", nil, 0o644), unix.EROFS)
+		var st unix.Statfs_t
+		if err := unix.Statfs("/", &st); err != nil {
+			t.Fatal(err)
+		}
+		want := int64(unix.ST_RDONLY | unix.ST_NOSUID | unix.ST_NODEV)
+		if st.Flags&want != want {
+			t.Errorf("root flags %#x, want ro,nosuid,nodev", st.Flags)
+		}
+	}
+}
