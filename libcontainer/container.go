@@ -118,9 +118,11 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (
 		NamespacePaths: map[configs.NamespaceType]string{},
 	}}
 	var mgr cgroups.Manager
+	// The error returns below clear c: clean up through a copy.
+	created := c
 	defer func() {
 		if retErr != nil {
-			c.cleanup(mgr)
+			created.cleanup(mgr)
 		}
 	}()
 

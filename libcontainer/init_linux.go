@@ -71,6 +71,10 @@ func (io_discard) Write(p []byte) (int, error) { return len(p), nil }
 type initState struct {
 	cfg  *initConfig
 	sock *os.File
+
+	// program and env are what exec runs, set by resolveProgram.
+	program string
+	env     []string
 }
 
 func (i *initState) run() error {
@@ -155,6 +159,11 @@ func (i *initState) runCreate() error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", envFifoFd, err)
 	}
+	// A program that is not there is a create error, as in runc, not a
+	// container that dies on start.
+	if err := i.resolveProgram(); err != nil {
+		return err
+	}
 	if err := i.ready(); err != nil {
 		return err
 	}
@@ -195,6 +204,9 @@ func (i *initState) runExec() error {
 		}
 	}
 	if err := i.finishProcess(); err != nil {
+		return err
+	}
+	if err := i.resolveProgram(); err != nil {
 		return err
 	}
 	if err := i.ready(); err != nil {
@@ -417,8 +429,9 @@ func homeFor(uid uint32) string {
 	return users[0].Home
 }
 
-// exec replaces init with the container process.
-func (i *initState) exec() error {
+// resolveProgram finds the process's program and completes its env while
+// the parent still listens, so that a missing program is reported to it.
+func (i *initState) resolveProgram() error {
 	p := i.cfg.Process
 	if len(p.Args) == 0 {
 		return errors.New("process args are empty")
@@ -428,17 +441,28 @@ func (i *initState) exec() error {
 		env = append(env, "HOME="+homeFor(p.User.UID))
 	}
 	name := p.Args[0]
-	if !strings.Contains(name, "/") {
+	if strings.Contains(name, "/") {
+		if err := unix.Access(name, unix.X_OK); err != nil {
+			return fmt.Errorf("exec %q: %w", name, err)
+		}
+	} else {
 		path, err := lookPath(name, env)
 		if err != nil {
 			return err
 		}
 		name = path
 	}
+	i.program, i.env = name, env
+	return nil
+}
+
+// exec replaces init with the container process.
+func (i *initState) exec() error {
+	p := i.cfg.Process
 	if err := closeExtraFds(3 + i.cfg.PreserveFds); err != nil {
 		return err
 	}
-	err := unix.Exec(name, p.Args, env)
+	err := unix.Exec(i.program, p.Args, i.env)
 	return fmt.Errorf("exec %q: %w", p.Args[0], err)
 }
 
