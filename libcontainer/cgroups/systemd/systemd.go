@@ -13,8 +13,10 @@
 // no test here talks to a real systemd.
 //
 // BUG(towel): device rules of the form "c *:M" (any major, one minor)
-// have no DeviceAllow form and are not given to systemd; on cgroup v2
-// systemd's own device filter then denies them, whatever the config says.
+// have no DeviceAllow form and are not given to systemd. They hold through
+// towel's own device filter (v1 files, or the v2 program that replaces
+// systemd's), until systemd reapplies the unit's properties, for example
+// on a daemon-reload.
 //
 // BUG(towel): rootless containers with this driver need cgroup v2 and a
 // user systemd reachable on the session bus.
