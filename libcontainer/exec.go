@@ -4,10 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/towel-runtime/towel/libcontainer/cgroups"
 	"github.com/towel-runtime/towel/libcontainer/configs"
 	"github.com/towel-runtime/towel/libcontainer/nsenter"
 )
@@ -20,9 +24,12 @@ type ExecOpts struct {
 	// PreserveFds passes fds 3 .. 3+N-1 to the process.
 	PreserveFds int
 
-	// SubCgroup, if set, is a cgroup below the container's to join, as
-	// `exec --cgroup` asks (v2 path, or "controller:path" on v1).
-	SubCgroup string
+	// SubCgroups are cgroups below the container's to run the process
+	// in, as `exec --cgroup` asks: controller name -> path relative to
+	// the container's cgroup of that controller. The key "" stands for
+	// every controller (and is the only one cgroup v2 takes). Each must
+	// exist already.
+	SubCgroups map[string]string
 
 	// IgnorePaused allows exec into a paused container.
 	IgnorePaused bool
@@ -59,8 +66,14 @@ func (c *Container) Exec(p *specs.Process, opts *ExecOpts) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opts.SubCgroup != "" {
-		return nil, errors.New("exec --cgroup is not supported yet")
+	var cg cgroups.Manager
+	if mgr != nil {
+		cg, err = newExecCgroup(mgr, opts.SubCgroups, c.state.InitPid)
+		if err != nil {
+			return nil, err
+		}
+	} else if len(opts.SubCgroups) > 0 {
+		return nil, errors.New("exec --cgroup: the container has no cgroup")
 	}
 
 	var flags uintptr
@@ -72,7 +85,7 @@ func (c *Container) Exec(p *specs.Process, opts *ExecOpts) (*Process, error) {
 	proc := &Process{}
 	s := &startSpec{
 		bootstrap: nsenter.Bootstrap{JoinPidfd: 0, JoinFlags: flags},
-		cgroup:    mgr,
+		cgroup:    cg,
 		preserved: inheritedFds(opts.PreserveFds),
 		extra:     []*os.File{pidfdFile},
 		stdin:     orStd(opts.Stdin, os.Stdin),
@@ -129,4 +142,110 @@ func ExitCode(ws unix.WaitStatus) int {
 		return 128 + int(ws.Signal())
 	}
 	return ws.ExitStatus()
+}
+
+// execCgroup places an exec'd process: in the container's cgroup, or in
+// the sub-cgroups `exec --cgroup` names. startInit only calls Apply; the
+// other methods are the container's manager.
+type execCgroup struct {
+	cgroups.Manager
+
+	// dirs are the directories to join, one per hierarchy; nil means
+	// the container's own cgroup.
+	dirs    []string
+	initPid int
+}
+
+// newExecCgroup checks subs against the container's cgroup paths and
+// resolves each to a directory that must exist.
+func newExecCgroup(mgr cgroups.Manager, subs map[string]string,
+	initPid int) (*execCgroup, error) {
+
+	e := &execCgroup{Manager: mgr, initPid: initPid}
+	if len(subs) == 0 {
+		return e, nil
+	}
+	paths := mgr.Paths()
+	v2 := cgroups.IsCgroup2UnifiedMode()
+	for ctrl := range subs {
+		if v2 && ctrl != "" {
+			return nil, fmt.Errorf("exec --cgroup %s:%s: cgroup v2 takes "+
+				"a path without a controller", ctrl, subs[ctrl])
+		}
+		if _, ok := paths[ctrl]; !ok && ctrl != "" {
+			return nil, fmt.Errorf("exec --cgroup: the container has no "+
+				"%s cgroup", ctrl)
+		}
+	}
+	for ctrl, base := range paths {
+		unsafeSub, ok := subs[ctrl]
+		if !ok {
+			unsafeSub, ok = subs[""]
+		}
+		if !ok {
+			e.dirs = append(e.dirs, base)
+			continue
+		}
+		// CleanPath keeps ".." from climbing out of the container's
+		// cgroup.
+		dir := filepath.Join(base, cgroups.CleanPath("/"+unsafeSub))
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			if ctrl == "" && !v2 {
+				// The hybrid unified hierarchy only holds hugetlb and
+				// cgroup.kill; a sub-cgroup there is optional.
+				e.dirs = append(e.dirs, base)
+				continue
+			}
+			return nil, fmt.Errorf("exec --cgroup: sub-cgroup %q does "+
+				"not exist in %s", unsafeSub, base)
+		}
+		e.dirs = append(e.dirs, dir)
+	}
+	return e, nil
+}
+
+// Apply moves pid into the sub-cgroups, or the container's cgroup. On
+// cgroup v2 a container whose cgroup enabled controllers for its children
+// takes no process itself ("no internal processes", cgroup-v2.rst); the
+// process then joins init's cgroup, as runc does.
+func (e *execCgroup) Apply(pid int) error {
+	if e.dirs != nil {
+		for _, dir := range e.dirs {
+			if err := cgroups.WriteProcs(dir, pid); err != nil {
+				return fmt.Errorf("join %s: %w", dir, err)
+			}
+		}
+		return nil
+	}
+	err := e.Manager.Apply(pid)
+	if err == nil || !cgroups.IsCgroup2UnifiedMode() {
+		return err
+	}
+	dir, ierr := cgroupOfPid(e.initPid)
+	if ierr != nil {
+		return errors.Join(err, ierr)
+	}
+	if ierr := cgroups.WriteProcs(dir, pid); ierr != nil {
+		return errors.Join(err, ierr)
+	}
+	return nil
+}
+
+// cgroupOfPid returns the cgroup v2 directory pid is in, from the "0::"
+// line of /proc/PID/cgroup (see cgroups(7)).
+func cgroupOfPid(pid int) (string, error) {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	m, err := cgroups.ParseProcCgroup(f)
+	if err != nil {
+		return "", err
+	}
+	rel, ok := m[""]
+	if !ok || strings.Contains(rel, "(deleted)") {
+		return "", fmt.Errorf("cgroup of process %d not found", pid)
+	}
+	return filepath.Join(cgroups.UnifiedMountpoint, rel), nil
 }

@@ -311,6 +311,9 @@ func (i *initState) finishProcess() error {
 		}
 	}
 
+	if err := applyLSM(p.ApparmorProfile, p.SelinuxLabel); err != nil {
+		return err
+	}
 	caps, err := capabilities.FromSpec(p.Capabilities)
 	if err != nil {
 		return err
