@@ -1,16 +1,132 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"time"
 
+	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli"
+
+	"github.com/towel-runtime/towel/libcontainer"
+	"github.com/towel-runtime/towel/libcontainer/cgroups"
 )
 
-// TODO: events is not implemented yet.
+// event is one line of `events` output, runc's schema: type is "stats"
+// or "oom", data is the stats (absent for oom).
+type event struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+	Data any    `json:"data,omitempty"`
+}
+
+// statsData is the "data" of a stats event: the cgroup counters, whose
+// JSON is already runc's, and the two parts runc adds.
+type statsData struct {
+	*cgroups.Stats
+
+	// IntelRdt is the resctrl figures; towel manages no resctrl group,
+	// so it is always empty.
+	IntelRdt struct{} `json:"intel_rdt"`
+
+	// NetworkInterfaces are counters of interfaces runc itself set up;
+	// an OCI container has none, so it is always null.
+	NetworkInterfaces []struct{} `json:"network_interfaces"`
+}
+
 var eventsCommand = cli.Command{
 	Name:  "events",
-	Usage: "(events is not implemented yet)",
-	Action: func(ctx *cli.Context) error {
-		return errors.New("events is not implemented yet")
+	Usage: "display container events such as OOM notifications, cpu, memory, and IO usage statistics",
+	ArgsUsage: `<container-id>
+
+Where "<container-id>" is the name for the instance of the container.`,
+	Description: `The events command displays information about the container. By default the
+information is displayed once every 5 seconds.`,
+	Flags: []cli.Flag{
+		cli.DurationFlag{Name: "interval", Value: 5 * time.Second,
+			Usage: "set the stats collection interval"},
+		cli.BoolFlag{Name: "stats",
+			Usage: "display the container's stats then exit"},
 	},
+	Action: func(ctx *cli.Context) error {
+		if err := checkArgs(ctx, 1, exactArgs); err != nil {
+			return err
+		}
+		interval := ctx.Duration("interval")
+		if interval <= 0 {
+			return errors.New("duration interval must be greater than 0")
+		}
+		c, err := getContainer(ctx)
+		if err != nil {
+			return err
+		}
+		status, err := c.Status()
+		if err != nil {
+			return err
+		}
+		if status == libcontainer.Stopped {
+			return fmt.Errorf("container with id %s is not running", c.ID)
+		}
+		enc := json.NewEncoder(os.Stdout)
+		if ctx.Bool("stats") {
+			st, err := c.Stats()
+			if err != nil {
+				return err
+			}
+			return enc.Encode(statsEvent(c.ID, st))
+		}
+		return streamEvents(ctx, c, enc, interval)
+	},
+}
+
+func statsEvent(id string, st *cgroups.Stats) *event {
+	return &event{Type: "stats", ID: id, Data: &statsData{Stats: st}}
+}
+
+// streamEvents prints stats every interval and an oom event each time the
+// OOM killer acts, until the container's cgroup goes away (it is
+// deleted) or the container's state does.
+func streamEvents(ctx *cli.Context, c *libcontainer.Container,
+	enc *json.Encoder, interval time.Duration) error {
+
+	oom, err := c.NotifyOOM(context.Background())
+	if err != nil {
+		return err
+	}
+	root, err := rootDir(ctx)
+	if err != nil {
+		return err
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case _, ok := <-oom:
+			if !ok {
+				return nil
+			}
+			if err := enc.Encode(&event{Type: "oom", ID: c.ID}); err != nil {
+				return err
+			}
+		case <-tick.C:
+			if _, err := libcontainer.Load(root, c.ID); err != nil {
+				// Deleted: nothing more will happen to it.
+				if errors.Is(err, libcontainer.ErrNotExist) {
+					return nil
+				}
+				return err
+			}
+			st, err := c.Stats()
+			if err != nil {
+				logrus.Error(err)
+				continue
+			}
+			if err := enc.Encode(statsEvent(c.ID, st)); err != nil {
+				return err
+			}
+		}
+	}
 }
