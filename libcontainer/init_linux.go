@@ -90,10 +90,10 @@ func (i *initState) runCreate() error {
 	c := i.cfg.Config
 	p := i.cfg.Process
 
-	if p.Terminal {
-		if _, err := unix.Setsid(); err != nil {
-			return fmt.Errorf("setsid: %w", err)
-		}
+	// init leads a session of its own, as runc's does: criu dumps a
+	// PID namespace only when its session leader is inside it.
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
 	}
 	if !i.cfg.NoNewKeyring {
 		if err := joinSessionKeyring(i.cfg.ID); err != nil {
