@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/towel-runtime/towel/libcontainer/capabilities"
+	"github.com/towel-runtime/towel/libcontainer/cgroups/devices"
 	"github.com/towel-runtime/towel/libcontainer/configs"
 	"github.com/towel-runtime/towel/libcontainer/rootfs"
 	"github.com/towel-runtime/towel/libcontainer/seccomp"
@@ -144,7 +145,7 @@ func Convert(spec *specs.Spec, opts *Opts) (*configs.Config, error) {
 	c.Cgroup = &configs.Cgroup{
 		Path:      cgPath,
 		Systemd:   opts.SystemdCgroup,
-		Resources: l.Resources,
+		Resources: withDefaultDevices(l.Resources),
 	}
 	if err := checkSysctl(c); err != nil {
 		return nil, err
@@ -386,4 +387,17 @@ func convertPropagation(p string, c *configs.Config) error {
 	}
 	c.RootPropagation = flag
 	return nil
+}
+
+// withDefaultDevices returns a copy of r whose device rules end with the
+// ones every container gets (/dev/null, the terminals...), as runc appends
+// them after the config's own.
+func withDefaultDevices(r *specs.LinuxResources) *specs.LinuxResources {
+	var out specs.LinuxResources
+	if r != nil {
+		out = *r
+	}
+	out.Devices = append(append([]specs.LinuxDeviceCgroup(nil),
+		out.Devices...), devices.DefaultAllowRules()...)
+	return &out
 }
