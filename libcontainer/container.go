@@ -243,7 +243,7 @@ func (c *Container) handleFd(name string, f *os.File, consoleSocket string,
 			return nil
 		}
 		defer f.Close()
-		return SendFd(consoleSocket, f)
+		return sendConsole(consoleSocket, f)
 	case fdSeccomp:
 		defer f.Close()
 		sc := c.state.Config.Seccomp

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/containerd/console"
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
@@ -240,45 +239,6 @@ func (i *initState) ready() error {
 		out.Close()
 	}
 	return err
-}
-
-// setupConsole makes a pty from the container's own /dev/ptmx, makes its
-// slave our stdio and controlling terminal, bind-mounts it on
-// /dev/console (for a new container), and sends the master to the parent.
-func (i *initState) setupConsole(mountConsole bool) error {
-	master, slavePath, err := console.NewPty()
-	if err != nil {
-		return fmt.Errorf("open pty: %w", err)
-	}
-	defer master.Close()
-	if sz := i.cfg.Process.ConsoleSize; sz != nil {
-		err := master.Resize(console.WinSize{
-			Height: uint16(sz.Height), Width: uint16(sz.Width)})
-		if err != nil {
-			return fmt.Errorf("set console size: %w", err)
-		}
-	}
-	slave, err := os.OpenFile(slavePath, os.O_RDWR|unix.O_NOCTTY|
-		unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open pty slave %s: %w", slavePath, err)
-	}
-	defer slave.Close()
-	if mountConsole {
-		if err := rootfs.MountConsole(slave); err != nil {
-			return err
-		}
-	}
-	for fd := 0; fd < 3; fd++ {
-		if err := unix.Dup3(int(slave.Fd()), fd, 0); err != nil {
-			return fmt.Errorf("dup pty slave to %d: %w", fd, err)
-		}
-	}
-	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
-		return fmt.Errorf("set controlling terminal: %w", err)
-	}
-	return writeMsg(i.sock, syncMsg{Type: syncFd, Name: fdConsole},
-		int(master.Fd()))
 }
 
 // finishProcess applies the process settings that must come after the
