@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/signal"
 
-	"github.com/containerd/console"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
@@ -81,70 +80,6 @@ func reap(pid int) (status int, done bool) {
 		}
 		if wpid == pid {
 			status, done = libcontainer.ExitCode(ws), true
-		}
-	}
-}
-
-// ttyCopier joins the caller's terminal and the container's pty.
-type ttyCopier struct {
-	master  *os.File
-	current console.Console
-	done    chan struct{}
-}
-
-func newTTYCopier(master *os.File) (*ttyCopier, error) {
-	t := &ttyCopier{master: master, done: make(chan struct{})}
-	if c, err := console.ConsoleFromFile(os.Stdin); err == nil {
-		if err := c.SetRaw(); err == nil {
-			t.current = c
-		}
-	}
-	go func() {
-		_, _ = copyIO(os.Stdout, master)
-		close(t.done)
-	}()
-	go func() {
-		_, _ = copyIO(master, os.Stdin)
-	}()
-	return t, nil
-}
-
-func (t *ttyCopier) resize() {
-	if t.current == nil {
-		return
-	}
-	if sz, err := t.current.Size(); err == nil {
-		mc, err := console.ConsoleFromFile(t.master)
-		if err == nil {
-			_ = mc.Resize(sz)
-		}
-	}
-}
-
-// close waits for the container's output to drain and restores the
-// caller's terminal.
-func (t *ttyCopier) close() {
-	<-t.done
-	if t.current != nil {
-		_ = t.current.Reset()
-	}
-	t.master.Close()
-}
-
-func copyIO(dst, src *os.File) (int64, error) {
-	buf := make([]byte, 32*1024)
-	var total int64
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			w, werr := dst.Write(buf[:n])
-			total += int64(w)
-			if werr != nil {
-				return total, werr
-			}
-		}
-		if err != nil {
-			return total, err
 		}
 	}
 }

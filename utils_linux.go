@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli"
 
 	"github.com/towel-runtime/towel/libcontainer"
+	"github.com/towel-runtime/towel/libcontainer/cgroups"
 	"github.com/towel-runtime/towel/libcontainer/configs"
 	"github.com/towel-runtime/towel/libcontainer/specconv"
 )
@@ -120,7 +121,7 @@ func loadConfig(ctx *cli.Context, id string) (*configs.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return specconv.Convert(spec, &specconv.Opts{
+	cfg, err := specconv.Convert(spec, &specconv.Opts{
 		Bundle:        bundle,
 		ID:            id,
 		NoPivotRoot:   ctx.Bool("no-pivot"),
@@ -128,6 +129,14 @@ func loadConfig(ctx *cli.Context, id string) (*configs.Config, error) {
 		SystemdCgroup: ctx.GlobalBool("systemd-cgroup"),
 		Rootless:      rootless,
 	})
+	if err != nil {
+		return nil, err
+	}
+	v2 := cgroups.IsCgroup2UnifiedMode()
+	for _, w := range cgroups.Warnings(cfg.Cgroup.Resources, v2) {
+		logrus.Warn(w)
+	}
+	return cfg, nil
 }
 
 // writePidFile writes pid to path atomically (temp file and rename), so

@@ -47,6 +47,10 @@ type CreateOpts struct {
 	// NoNewKeyring keeps the caller's session keyring.
 	NoNewKeyring bool
 
+	// NotifySocket is the caller's NOTIFY_SOCKET: if set, the container
+	// gets a notify socket at the same path (see ListenNotify).
+	NotifySocket string
+
 	// Stdin, Stdout and Stderr are the stdio of init; nil means ours.
 	Stdin, Stdout, Stderr *os.File
 }
@@ -130,7 +134,18 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (
 	if err != nil {
 		return nil, nil, fmt.Errorf("cgroup: %w", err)
 	}
-	c.state.CgroupPaths = mgr.Paths()
+	// runc 1.2 refuses a cgroup that already has processes or is frozen.
+	if err := cgroups.CheckUnused(mgr); err != nil {
+		mgr = nil // not ours to remove
+		return nil, nil, fmt.Errorf("cgroup: %w", err)
+	}
+
+	if opts.NotifySocket != "" {
+		err := setupNotifySocket(dir, cfg, opts.NotifySocket)
+		if err != nil {
+			return nil, nil, err
+		}
+	}
 
 	fifoPath := filepath.Join(dir, fifoName)
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
@@ -155,10 +170,19 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (
 		stdin:         orStd(opts.Stdin, os.Stdin),
 		stdout:        orStd(opts.Stdout, os.Stdout),
 		stderr:        orStd(opts.Stderr, os.Stderr),
-		beforeBootstrap: func(int) error {
+		afterCgroup: func(int) error {
 			// From here on a killed create leaves a cgroup that
 			// only the saved state can find.
-			return writeState(dir, c.state)
+			c.state.CgroupPaths = mgr.Paths()
+			if err := writeState(dir, c.state); err != nil {
+				return err
+			}
+			if r := cfg.Cgroup.Resources; r != nil {
+				if err := mgr.Set(r); err != nil {
+					return fmt.Errorf("set cgroup resources: %w", err)
+				}
+			}
+			return nil
 		},
 		makeConfig: func(initPid int) *initConfig {
 			proc.Pid = initPid

@@ -125,10 +125,6 @@ func (i *initState) runCreate() error {
 			return err
 		}
 	}
-	if err := rootfs.Finalize(c); err != nil {
-		return err
-	}
-
 	if c.Namespaces.Contains(configs.NEWUTS) {
 		if c.Hostname != "" {
 			if err := unix.Sethostname([]byte(c.Hostname)); err != nil {
@@ -142,7 +138,11 @@ func (i *initState) runCreate() error {
 			}
 		}
 	}
+	// Before Finalize: readonlyPaths usually makes /proc/sys read-only.
 	if err := writeSysctls(c.Sysctl); err != nil {
+		return err
+	}
+	if err := rootfs.Finalize(c); err != nil {
 		return err
 	}
 	if c.Personality != nil {

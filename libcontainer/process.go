@@ -78,9 +78,10 @@ type startSpec struct {
 	// first stage's Wait from returning.
 	stdin, stdout, stderr *os.File
 
-	// beforeBootstrap runs once the first stage exists and is in its
-	// cgroup, with its pid; create records its state there.
-	beforeBootstrap func(stagePid int) error
+	// afterCgroup runs once the first stage exists and is in its
+	// cgroup, before it creates any namespace; create records its state
+	// and sets the limits there.
+	afterCgroup func(stagePid int) error
 
 	// config is sent to the Go init once its pid is known; makeConfig
 	// may fill in what depends on that pid.
@@ -182,14 +183,14 @@ func startInit(s *startSpec) (res *started, retErr error) {
 			return nil, fmt.Errorf("set oom_score_adj: %w", err)
 		}
 	}
-	if s.beforeBootstrap != nil {
-		if err := s.beforeBootstrap(stagePid); err != nil {
-			return nil, err
-		}
-	}
 	if s.cgroup != nil {
 		if err := s.cgroup.Apply(stagePid); err != nil {
 			return nil, fmt.Errorf("apply cgroup: %w", err)
+		}
+	}
+	if s.afterCgroup != nil {
+		if err := s.afterCgroup(stagePid); err != nil {
+			return nil, err
 		}
 	}
 

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/towel-runtime/towel/libcontainer/capabilities"
+	"github.com/towel-runtime/towel/libcontainer/cgroups"
 	"github.com/towel-runtime/towel/libcontainer/cgroups/devices"
 	"github.com/towel-runtime/towel/libcontainer/configs"
 	"github.com/towel-runtime/towel/libcontainer/rootfs"
@@ -141,11 +142,14 @@ func Convert(spec *specs.Spec, opts *Opts) (*configs.Config, error) {
 	}
 	c.Devices = mergeDevices(rootfs.DefaultDevices(), l.Devices)
 
-	cgPath := l.CgroupsPath
+	res, err := cgroupResources(l)
+	if err != nil {
+		return nil, err
+	}
 	c.Cgroup = &configs.Cgroup{
-		Path:      cgPath,
+		Path:      l.CgroupsPath,
 		Systemd:   opts.SystemdCgroup,
-		Resources: withDefaultDevices(l.Resources),
+		Resources: res,
 	}
 	if err := checkSysctl(c); err != nil {
 		return nil, err
@@ -389,15 +393,27 @@ func convertPropagation(p string, c *configs.Config) error {
 	return nil
 }
 
-// withDefaultDevices returns a copy of r whose device rules end with the
-// ones every container gets (/dev/null, the terminals...), as runc appends
-// them after the config's own.
-func withDefaultDevices(r *specs.LinuxResources) *specs.LinuxResources {
-	var out specs.LinuxResources
-	if r != nil {
-		out = *r
+// cgroupResources copies linux.resources and completes its device rules
+// as runc does: each device of linux.devices is allowed, then the
+// built-in allow list (/dev/null, the terminals...) is appended, so the
+// nodes towel creates can be used whatever the config denies.
+func cgroupResources(l *specs.Linux) (*specs.LinuxResources, error) {
+	var res specs.LinuxResources
+	if l.Resources != nil {
+		res = *l.Resources
 	}
-	out.Devices = append(append([]specs.LinuxDeviceCgroup(nil),
-		out.Devices...), devices.DefaultAllowRules()...)
-	return &out
+	rules := append([]specs.LinuxDeviceCgroup(nil), res.Devices...)
+	for _, d := range l.Devices {
+		major, minor := d.Major, d.Minor
+		rules = append(rules, specs.LinuxDeviceCgroup{
+			Allow: true, Type: d.Type, Major: &major, Minor: &minor,
+			Access: "rwm",
+		})
+	}
+	res.Devices = append(rules, devices.DefaultAllowRules()...)
+	err := cgroups.ValidateResources(&res, cgroups.IsCgroup2UnifiedMode())
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
 }
