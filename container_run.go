@@ -2,12 +2,18 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"strconv"
+	"strings"
 
+	"github.com/coreos/go-systemd/v22/activation"
+	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli"
 	"golang.org/x/sys/unix"
 
 	"github.com/towel-runtime/towel/libcontainer"
+	"github.com/towel-runtime/towel/libcontainer/notify"
 )
 
 type action int
@@ -20,6 +26,10 @@ const (
 // startContainer is create and run: it makes the container from the
 // bundle and, for run, starts it and (unless detached) waits for it. It
 // returns the exit status of a foreground run.
+//
+// With terminal: false the process gets our stdio as they are (pass-
+// through); with terminal: true it gets a new pty whose master goes to
+// --console-socket when detached, or is copied to and from our stdio.
 func startContainer(ctx *cli.Context, act action) (int, error) {
 	id := ctx.Args().First()
 	if err := libcontainer.ValidateID(id); err != nil {
@@ -45,11 +55,14 @@ func startContainer(ctx *cli.Context, act action) (int, error) {
 		return -1, errors.New("cannot use console socket if runc will " +
 			"not detach or allocate tty")
 	}
-	preserve := ctx.Int("preserve-fds")
-	if preserve < 0 {
-		return -1, errors.New("--preserve-fds must not be negative")
+	extra, err := passedFds(ctx.Int("preserve-fds"))
+	if err != nil {
+		return -1, err
 	}
-	preserve += listenFds()
+	if extra.listen > 0 {
+		cfg.Process.Env = listenEnv(cfg.Process.Env, extra.listen)
+	}
+	notifySocket := os.Getenv("NOTIFY_SOCKET")
 
 	// Catch signals before the container exists, so none sent while it
 	// is created is lost.
@@ -62,39 +75,65 @@ func startContainer(ctx *cli.Context, act action) (int, error) {
 	c, proc, err := libcontainer.Create(root, id, cfg,
 		&libcontainer.CreateOpts{
 			ConsoleSocket: consoleSocket,
-			PreserveFds:   preserve,
+			PreserveFds:   extra.listen + extra.preserve,
 			NoNewKeyring:  ctx.Bool("no-new-keyring"),
+			NotifySocket:  notifySocket,
 		})
 	if err != nil {
 		return -1, err
 	}
-	if err := sendPidfd(ctx.String("pidfd-socket"), proc.Pid); err != nil {
+	// failed undoes the create on the way out of an error.
+	failed := func(err error) (int, error) {
+		if proc.Console != nil {
+			proc.Console.Close()
+		}
 		destroy(c)
 		return -1, err
 	}
+	if err := sendPidfd(ctx.String("pidfd-socket"), proc.Pid); err != nil {
+		return failed(err)
+	}
 	if err := writePidFile(ctx.String("pid-file"), proc.Pid); err != nil {
-		destroy(c)
-		return -1, err
+		return failed(err)
 	}
 	if act == actCreate {
 		return 0, nil
 	}
 
+	// Bound before the process starts, so that no message is lost.
+	relay, err := c.ListenNotify(notifySocket)
+	if err != nil {
+		return failed(err)
+	}
+	if relay != nil {
+		defer relay.Close()
+	}
 	var tty *ttyCopier
 	if proc.Console != nil {
 		tty, err = newTTYCopier(proc.Console)
 		if err != nil {
-			destroy(c)
-			return -1, err
+			return failed(err)
 		}
+		// From here on tty owns the master; close restores the
+		// caller's terminal on every way out.
+		proc.Console = nil
 		defer tty.close()
 	}
 	if err := c.Start(); err != nil {
-		destroy(c)
-		return -1, err
+		return failed(err)
 	}
 	if detach {
+		if relay != nil {
+			waitNotifyReady(c, relay)
+		}
 		return 0, nil
+	}
+	if relay != nil {
+		go func() {
+			if err := relay.Serve(); err != nil {
+				logrus.Warnf("notify socket: %v", err)
+			}
+		}()
 	}
 	status, err := fwd.forward(proc.Pid, tty)
 	if !ctx.Bool("keep") {
@@ -103,20 +142,90 @@ func startContainer(ctx *cli.Context, act action) (int, error) {
 	return status, err
 }
 
-// listenFds is the number of fds systemd socket activation passed us
-// (sd_listen_fds(3)), which are passed on like --preserve-fds.
-func listenFds() int {
-	if os.Getenv("LISTEN_PID") == "" {
-		return 0
+// startWithNotify is the start command: it lets a created container's
+// process run. When NOTIFY_SOCKET is set and the container was created
+// with one, it returns only once the process has sent READY=1 and that
+// was relayed, so that a systemd unit running `start` sees it.
+func startWithNotify(c *libcontainer.Container) error {
+	relay, err := c.ListenNotify(os.Getenv("NOTIFY_SOCKET"))
+	if err != nil {
+		return err
 	}
-	n := 0
-	for _, c := range os.Getenv("LISTEN_FDS") {
-		if c < '0' || c > '9' {
-			return 0
+	if relay != nil {
+		defer relay.Close()
+	}
+	if err := c.Start(); err != nil {
+		return err
+	}
+	if relay != nil {
+		waitNotifyReady(c, relay)
+	}
+	return nil
+}
+
+// waitNotifyReady waits for the process's READY=1, as runc does before a
+// detached run or a start returns. A process that exits first, or a
+// service manager that does not confirm, is a warning, not an error: the
+// container was started.
+func waitNotifyReady(c *libcontainer.Container, relay *notify.Relay) {
+	err := c.WaitNotifyReady(relay)
+	switch {
+	case err == nil:
+	case errors.Is(err, notify.ErrStopped),
+		errors.Is(err, libcontainer.ErrNotRunning):
+		logrus.Warn("container exited before it sent READY=1")
+	default:
+		logrus.Warnf("notify socket: %v", err)
+	}
+}
+
+// extraFds counts the fds above stderr that the process gets at the same
+// numbers: first those of socket activation, then --preserve-fds.
+type extraFds struct {
+	listen, preserve int
+}
+
+// passedFds counts the fds to pass on and checks that each is open, so
+// that a wrong --preserve-fds is an error rather than an fd missing in the
+// container. Socket activation fds count only when LISTEN_PID is ours
+// (sd_listen_fds(3)).
+func passedFds(preserve int) (extraFds, error) {
+	if preserve < 0 {
+		return extraFds{}, errors.New("--preserve-fds must not be negative")
+	}
+	fds := extraFds{listen: len(activation.Files(false)), preserve: preserve}
+	for fd := 3; fd < 3+fds.listen+fds.preserve; fd++ {
+		var st unix.Stat_t
+		err := unix.Fstat(fd, &st)
+		if err != nil && fd < 3+fds.listen {
+			return extraFds{}, fmt.Errorf("LISTEN_FDS: fd %d is not "+
+				"open: %w", fd, err)
 		}
-		n = n*10 + int(c-'0')
+		if err != nil {
+			return extraFds{}, fmt.Errorf("--preserve-fds %d: fd %d is "+
+				"not open: %w", preserve, fd, err)
+		}
 	}
-	return n
+	return fds, nil
+}
+
+// listenEnv tells the process about n fds of socket activation, in the
+// variables sd_listen_fds(3) reads. The process is taken to be pid 1 of
+// its PID namespace, as runc does. LISTEN_FDNAMES is passed on as it is.
+func listenEnv(env []string, n int) []string {
+	vars := []string{"LISTEN_FDS=" + strconv.Itoa(n), "LISTEN_PID=1"}
+	if names, ok := os.LookupEnv("LISTEN_FDNAMES"); ok {
+		vars = append(vars, "LISTEN_FDNAMES="+names)
+	}
+	out := make([]string, 0, len(env)+len(vars))
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "LISTEN_FDS=") &&
+			!strings.HasPrefix(kv, "LISTEN_PID=") &&
+			!strings.HasPrefix(kv, "LISTEN_FDNAMES=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, vars...)
 }
 
 // sendPidfd sends a pidfd of pid over the unix socket at path, if any.

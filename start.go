@@ -21,6 +21,6 @@ your host.`,
 		if err != nil {
 			return err
 		}
-		return c.Start()
+		return startWithNotify(c)
 	},
 }
