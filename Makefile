@@ -1,6 +1,7 @@
 # towel: build, install, demo and test. Run as root on Debian 12.
 #
 #   make            build ./towel
+#   make memfd-bind build contrib/cmd/memfd-bind (see docs/dmz.md)
 #   make demo       install build deps if missing, build, run a busybox container
 #   make test       install test deps if missing, then unittest and integration
 #   make install    PREFIX=/usr/local; RUNC_LINK=1 adds a runc symlink
@@ -40,9 +41,30 @@ MAN_OUT := $(patsubst man/%.md,man/man8/%,$(MAN_SRC))
 
 .DEFAULT_GOAL := towel
 
+# The dmz stub (libcontainer/dmz/_stub.c) is a static program without libc,
+# embedded into towel; the runc_nodmz build tag leaves it out, as does a
+# GOARCH the stub has no system calls for.
+DMZ_STUB := libcontainer/dmz/stubbin/towel-dmz
+DMZ_CFLAGS := -static -nostdlib -nostartfiles -ffreestanding -fno-pie -no-pie \
+	-fno-stack-protector -fno-asynchronous-unwind-tables -fno-ident -Os -s \
+	-Wall -Wextra -Wl,--build-id=none -Wl,-z,norelro -Wl,-z,noexecstack \
+	-Wl,-z,noseparate-code
+ifeq ($(filter runc_nodmz,$(BUILDTAGS)),)
+ifneq ($(filter amd64 arm64,$(shell $(GO) env GOARCH)),)
+DMZ_DEP := $(DMZ_STUB)
+endif
+endif
+
 .PHONY: towel
-towel:
+towel: $(DMZ_DEP)
 	$(GO_BUILD) -o towel .
+
+$(DMZ_STUB): libcontainer/dmz/_stub.c
+	$(CC) $(DMZ_CFLAGS) -o $@ $<
+
+.PHONY: memfd-bind
+memfd-bind:
+	$(GO_BUILD) -o contrib/cmd/memfd-bind/memfd-bind ./contrib/cmd/memfd-bind
 
 .PHONY: all
 all: towel man
@@ -85,7 +107,7 @@ test: deps-test
 	$(MAKE) integration
 
 .PHONY: unittest
-unittest:
+unittest: $(DMZ_DEP)
 	@[ "$$(id -u)" = 0 ] || { echo "unittest: run as root" >&2; exit 1; }
 	$(GO) test -count=1 $(TESTFLAGS) ./...
 
@@ -113,5 +135,5 @@ lint:
 
 .PHONY: clean
 clean:
-	rm -f towel
+	rm -f towel $(DMZ_STUB) contrib/cmd/memfd-bind/memfd-bind
 	rm -rf man/man8
