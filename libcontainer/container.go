@@ -151,6 +151,15 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
 		return nil, nil, fmt.Errorf("create exec fifo: %w", err)
 	}
+	// init reopens the fifo for writing as the container's root, which
+	// in a user namespace is not our root: make it the owner.
+	if len(cfg.UIDMappings) > 0 {
+		rootUID := hostID(cfg.UIDMappings, 0)
+		rootGID := hostID(cfg.GIDMappings, 0)
+		if err := os.Chown(fifoPath, rootUID, rootGID); err != nil {
+			return nil, nil, fmt.Errorf("chown exec fifo: %w", err)
+		}
+	}
 	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open exec fifo: %w", err)
@@ -312,6 +321,17 @@ func bootstrapFor(cfg *configs.Config) nsenter.Bootstrap {
 		b.TimeOffsets = sb.String()
 	}
 	return b
+}
+
+// hostID returns the host id that id inside the container maps to, id
+// itself without a mapping.
+func hostID(maps []configs.IDMap, id int64) int {
+	for _, m := range maps {
+		if id >= m.ContainerID && id < m.ContainerID+m.Size {
+			return int(m.HostID + id - m.ContainerID)
+		}
+	}
+	return int(id)
 }
 
 func ownerName() string {
