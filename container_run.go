@@ -185,28 +185,48 @@ type extraFds struct {
 	listen, preserve int
 }
 
-// passedFds counts the fds to pass on and checks that each is open, so
-// that a wrong --preserve-fds is an error rather than an fd missing in the
-// container. Socket activation fds count only when LISTEN_PID is ours
-// (sd_listen_fds(3)).
+// passedFds counts the fds to pass on and checks that each is one the
+// caller gave us, so that a wrong --preserve-fds is an error rather than
+// an fd missing in the container, or one of ours leaking into it (the Go
+// runtime keeps a cgroup file open to size GOMAXPROCS). Whatever we open
+// ourselves is close-on-exec, which nothing we inherited can be. Socket
+// activation fds count only when LISTEN_PID is ours (sd_listen_fds(3)).
 func passedFds(preserve int) (extraFds, error) {
 	if preserve < 0 {
 		return extraFds{}, errors.New("--preserve-fds must not be negative")
 	}
-	fds := extraFds{listen: len(activation.Files(false)), preserve: preserve}
-	for fd := 3; fd < 3+fds.listen+fds.preserve; fd++ {
-		var st unix.Stat_t
-		err := unix.Fstat(fd, &st)
-		if err != nil && fd < 3+fds.listen {
-			return extraFds{}, fmt.Errorf("LISTEN_FDS: fd %d is not "+
-				"open: %w", fd, err)
+	listen := listenFdCount()
+	for fd := 3; fd < 3+listen+preserve; fd++ {
+		what := fmt.Sprintf("--preserve-fds %d: fd %d", preserve, fd)
+		if fd < 3+listen {
+			what = fmt.Sprintf("LISTEN_FDS=%d: fd %d", listen, fd)
 		}
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
 		if err != nil {
-			return extraFds{}, fmt.Errorf("--preserve-fds %d: fd %d is "+
-				"not open: %w", preserve, fd, err)
+			return extraFds{}, fmt.Errorf("%s is not open", what)
+		}
+		if flags&unix.FD_CLOEXEC != 0 {
+			return extraFds{}, fmt.Errorf("%s is not open (it is "+
+				"towel's own)", what)
 		}
 	}
-	return fds, nil
+	// activation marks them close-on-exec; they are passed explicitly.
+	activation.Files(false)
+	return extraFds{listen: listen, preserve: preserve}, nil
+}
+
+// listenFdCount is sd_listen_fds(3) without its side effects: the number
+// of fds from 3 up that socket activation passed to this very process.
+func listenFdCount() int {
+	pid, err := strconv.Atoi(os.Getenv("LISTEN_PID"))
+	if err != nil || pid != os.Getpid() {
+		return 0
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 // listenEnv tells the process about n fds of socket activation, in the
