@@ -135,8 +135,11 @@ func (m *Manager) Set(r *specs.LinuxResources) error {
 	}
 	for _, sys := range subsystems {
 		dir, ok := m.paths[sys.name()]
+		// As runc: a rootless container's device rules are best effort,
+		// the user namespace already keeps it from devices.
+		rootlessDevices := m.rootless && sys.name() == "devices"
 		if !ok {
-			if sys.needed(r) {
+			if sys.needed(r) && !rootlessDevices {
 				if h, ok := m.paths[""]; ok && sys.name() == "hugetlb" {
 					if err := setHugetlbV2(h, r); err != nil {
 						return err
@@ -148,12 +151,7 @@ func (m *Manager) Set(r *specs.LinuxResources) error {
 			}
 			continue
 		}
-		if err := sys.set(dir, r); err != nil {
-			// As runc: a rootless container's device rules are best
-			// effort, the user namespace already keeps it from devices.
-			if m.rootless && sys.name() == "devices" {
-				continue
-			}
+		if err := sys.set(dir, r); err != nil && !rootlessDevices {
 			return err
 		}
 	}

@@ -65,3 +65,26 @@ func TestApplyFailsOnUnwritableHierarchyUnlessRootless(t *testing.T) {
 		})
 	}
 }
+
+// A rootless container that could not join the devices hierarchy still
+// starts: its device rules are best effort, as in runc.
+func TestRootlessSetSkipsDeviceRulesWithoutDevicesCgroup(t *testing.T) {
+	m := NewManager(&configs.Cgroup{}, rootlessPaths(t), true)
+	if err := m.Apply(77); err != nil {
+		t.Fatalf("rootless Apply: %v", err)
+	}
+	major := int64(1)
+	rules := &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		{Allow: true, Type: "c", Major: &major, Access: "rwm"},
+	}}
+	if err := m.Set(rules); err != nil {
+		t.Fatalf("rootless Set of device rules: %v", err)
+	}
+
+	m = NewManager(&configs.Cgroup{}, rootlessPaths(t), false)
+	delete(m.paths, "memory")
+	if err := m.Set(rules); !errors.Is(err, cgroups.ErrNoCgroup) {
+		t.Fatalf("device rules without a devices cgroup: got %v", err)
+	}
+}
