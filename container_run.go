@@ -128,14 +128,19 @@ func startContainer(ctx *cli.Context, act action) (int, error) {
 		}
 		return 0, nil
 	}
-	if relay != nil {
-		go func() {
-			if err := relay.Serve(); err != nil {
-				logrus.Warnf("notify socket: %v", err)
-			}
-		}()
-	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if relay == nil {
+			return
+		}
+		if err := c.ServeNotify(relay); err != nil {
+			logrus.Warnf("notify socket: %v", err)
+		}
+	}()
 	status, err := fwd.forward(proc.Pid, tty)
+	// The relay ends by itself once init is gone.
+	<-served
 	if !ctx.Bool("keep") {
 		destroy(c)
 	}

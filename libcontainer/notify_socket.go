@@ -105,3 +105,15 @@ func (c *Container) WaitNotifyReady(r *notify.Relay) error {
 	defer unix.Close(pidfd)
 	return r.WaitReady(c.state.InitPid, pidfd)
 }
+
+// ServeNotify relays the process's messages until init exits, and then
+// those it sent before, as a foreground run does.
+func (c *Container) ServeNotify(r *notify.Relay) error {
+	pidfd, err := c.pidfd()
+	if err != nil {
+		// Gone already: what it sent is still queued.
+		return r.Serve(-1)
+	}
+	defer unix.Close(pidfd)
+	return r.Serve(pidfd)
+}

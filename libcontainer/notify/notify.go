@@ -128,23 +128,12 @@ func parseRights(oob []byte) []int {
 	return fds
 }
 
-// Serve relays every message until Close, and returns nil then.
-func (r *Relay) Serve() error {
-	buf := make([]byte, maxMessage)
-	oob := make([]byte, unix.CmsgSpace(maxFds*4))
-	for {
-		n, oobn, _, _, err := r.in.ReadMsgUnix(buf, oob)
-		if errors.Is(err, net.ErrClosed) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read notify socket: %w", err)
-		}
-		m := message{data: buf[:n], fds: parseRights(oob[:oobn])}
-		if _, err := r.relay(m); err != nil {
-			return err
-		}
-	}
+// Serve relays every message until exitFd (a pidfd of the container's
+// process) becomes readable, then relays those queued by then and
+// returns. A negative exitFd only relays what is queued.
+func (r *Relay) Serve(exitFd int) error {
+	_, err := r.pump(exitFd, false)
+	return err
 }
 
 // WaitReady relays messages until the container sends READY=1, then tells
@@ -154,13 +143,28 @@ func (r *Relay) Serve() error {
 // container's process) becomes readable first; messages queued by then
 // are relayed before.
 func (r *Relay) WaitReady(mainPid, exitFd int) error {
-	raw, err := r.in.SyscallConn()
+	ready, err := r.pump(exitFd, true)
 	if err != nil {
 		return err
 	}
+	if !ready {
+		return ErrStopped
+	}
+	return r.announce(mainPid)
+}
+
+// pump relays messages until exitFd is readable and the queue is empty,
+// or, with untilReady, until a message said READY=1. The socket is read
+// without blocking and waited on with poll(2) together with exitFd, so
+// that a message sent just before the exit is never lost to a race.
+func (r *Relay) pump(exitFd int, untilReady bool) (ready bool, err error) {
+	raw, err := r.in.SyscallConn()
+	if err != nil {
+		return false, err
+	}
 	sock := -1
 	if err := raw.Control(func(fd uintptr) { sock = int(fd) }); err != nil {
-		return err
+		return false, err
 	}
 	buf := make([]byte, maxMessage)
 	oob := make([]byte, unix.CmsgSpace(maxFds*4))
@@ -168,7 +172,7 @@ func (r *Relay) WaitReady(mainPid, exitFd int) error {
 		{Fd: int32(sock), Events: unix.POLLIN},
 		{Fd: int32(exitFd), Events: unix.POLLIN},
 	}
-	exited := false
+	exited := exitFd < 0
 	for {
 		for {
 			n, oobn, _, _, err := unix.Recvmsg(sock, buf, oob,
@@ -177,22 +181,23 @@ func (r *Relay) WaitReady(mainPid, exitFd int) error {
 				break
 			}
 			if err != nil {
-				return fmt.Errorf("read notify socket: %w", err)
+				return ready, fmt.Errorf("read notify socket: %w", err)
 			}
 			m := message{data: buf[:n], fds: parseRights(oob[:oobn])}
-			ready, err := r.relay(m)
+			isReady, err := r.relay(m)
 			if err != nil {
-				return err
+				return ready, err
 			}
-			if ready {
-				return r.announce(mainPid)
+			ready = ready || isReady
+			if ready && untilReady {
+				return true, nil
 			}
 		}
 		if exited {
-			return ErrStopped
+			return ready, nil
 		}
 		if _, err := unix.Poll(fds, -1); err != nil && err != unix.EINTR {
-			return fmt.Errorf("wait for notify messages: %w", err)
+			return ready, fmt.Errorf("wait for notify messages: %w", err)
 		}
 		exited = fds[1].Revents != 0
 	}
@@ -293,8 +298,8 @@ func (r *Relay) barrier() error {
 	return nil
 }
 
-// Close stops relaying, removes the socket and closes the connections.
-// Messages not yet relayed are dropped.
+// Close removes the socket and closes the connections. Messages not yet
+// relayed are dropped. Call it once Serve or WaitReady returned.
 func (r *Relay) Close() error {
 	err := r.in.Close()
 	if uerr := unix.Unlinkat(int(r.dir.Fd()), r.name, 0); uerr != nil &&

@@ -189,8 +189,9 @@ func TestWaitReadyBarrierTimeout(t *testing.T) {
 func TestServeRelaysFdsAndDropsMainPid(t *testing.T) {
 	h := newHost(t)
 	r, sock := listen(t, t.TempDir(), h)
+	fd, exit := exitFd(t)
 	served := make(chan error, 1)
-	go func() { served <- r.Serve() }()
+	go func() { served <- r.Serve(fd) }()
 
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -208,20 +209,47 @@ func TestServeRelaysFdsAndDropsMainPid(t *testing.T) {
 	if got, _ := h.recv(t); got != "WATCHDOG=1" {
 		t.Errorf("host got %q, want WATCHDOG=1", got)
 	}
-
-	if err := r.Close(); err != nil {
-		t.Errorf("Close: %v", err)
-	}
-	if err := <-served; err != nil {
-		t.Errorf("Serve after Close = %v", err)
-	}
-	if _, err := os.Lstat(sock); !os.IsNotExist(err) {
-		t.Errorf("socket still there after Close: %v", err)
-	}
 	// Every copy of the relayed fd was closed: the pipe reads EOF.
 	if err := pr.SetReadDeadline(time.Now().Add(time.Second)); err == nil {
 		if n, err := pr.Read(make([]byte, 1)); n != 0 || err == nil {
 			t.Errorf("relayed fd still open somewhere: %d, %v", n, err)
+		}
+	}
+
+	// The last words of a process that exits are relayed too.
+	send(t, sock, "STOPPING=1")
+	exit()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("Serve = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after the exit")
+	}
+	if got, _ := h.recv(t); got != "STOPPING=1" {
+		t.Errorf("host got %q, want STOPPING=1", got)
+	}
+
+	if err := r.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if _, err := os.Lstat(sock); !os.IsNotExist(err) {
+		t.Errorf("socket still there after Close: %v", err)
+	}
+}
+
+func TestServeWithoutExitFdRelaysTheQueue(t *testing.T) {
+	h := newHost(t)
+	r, sock := listen(t, t.TempDir(), h)
+	send(t, sock, "STATUS=one")
+	send(t, sock, "STATUS=two")
+	if err := r.Serve(-1); err != nil {
+		t.Fatalf("Serve(-1) = %v", err)
+	}
+	for _, want := range []string{"STATUS=one", "STATUS=two"} {
+		if got, _ := h.recv(t); got != want {
+			t.Errorf("host got %q, want %q", got, want)
 		}
 	}
 }
