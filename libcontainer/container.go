@@ -139,6 +139,17 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (
 		mgr = nil // not ours to remove
 		return nil, nil, fmt.Errorf("cgroup: %w", err)
 	}
+	rdt, err := newIntelRdt(cfg, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rdt != nil {
+		defer func() {
+			if retErr != nil {
+				_ = rdt.Destroy()
+			}
+		}()
+	}
 
 	if opts.NotifySocket != "" {
 		err := setupNotifySocket(dir, cfg, opts.NotifySocket)
@@ -179,12 +190,17 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (
 		stdin:         orStd(opts.Stdin, os.Stdin),
 		stdout:        orStd(opts.Stdout, os.Stdout),
 		stderr:        orStd(opts.Stderr, os.Stderr),
-		afterCgroup: func(int) error {
+		afterCgroup: func(stagePid int) error {
 			// From here on a killed create leaves a cgroup that
 			// only the saved state can find.
 			c.state.CgroupPaths = mgr.Paths()
 			if err := writeState(dir, c.state); err != nil {
 				return err
+			}
+			if rdt != nil {
+				if err := rdt.Apply(stagePid); err != nil {
+					return err
+				}
 			}
 			if r := cfg.Cgroup.Resources; r != nil {
 				if err := mgr.Set(r); err != nil {
@@ -624,6 +640,11 @@ func (c *Container) Destroy() error {
 	if mgr != nil {
 		if err := mgr.Destroy(); err != nil {
 			errs = append(errs, fmt.Errorf("remove cgroup: %w", err))
+		}
+	}
+	if rdt, err := c.intelRdtManager(); err == nil && rdt != nil {
+		if err := rdt.Destroy(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if cfg := c.state.Config; cfg != nil && cfg.Hooks != nil &&

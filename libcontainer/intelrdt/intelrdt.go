@@ -94,6 +94,19 @@ func NewAt(root string, cfg *specs.LinuxIntelRdt, id string) (*Manager, error) {
 	return m, nil
 }
 
+// Load returns the manager of an existing container's group, to stop or
+// read it: unlike New, it does not check the config against the host.
+func Load(cfg *specs.LinuxIntelRdt, id string) (*Manager, error) {
+	if cfg == nil {
+		return nil, errors.New("intelRdt: no config")
+	}
+	root, err := Root()
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{root: root, id: id, cfg: *cfg}, nil
+}
+
 // validate checks the config's form and that the host has the resources
 // it names.
 func (m *Manager) validate() error {
