@@ -52,6 +52,11 @@ type MountIDMapping struct {
 	Recursive   bool    `json:"recursive,omitempty"`
 	UIDMappings []IDMap `json:"uid_mappings"`
 	GIDMappings []IDMap `json:"gid_mappings"`
+
+	// UserNSPath, instead of the maps, names the user namespace whose
+	// maps are used: the one the container joins, for "idmap" and
+	// "ridmap" without maps of their own.
+	UserNSPath string `json:"userns_path,omitempty"`
 }
 
 // IsBind reports whether m is a bind mount.

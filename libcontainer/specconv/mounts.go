@@ -276,3 +276,38 @@ func toIDMaps(maps []specs.LinuxIDMapping) []configs.IDMap {
 	}
 	return out
 }
+
+// completeIDMappings gives "idmap" and "ridmap" mounts without maps of
+// their own those of the container's user namespace (by path when the
+// container joins one), as runc 1.2 does, and checks that every
+// id-mapped mount can be made: an id-mapped mount is made by the runtime
+// in the host's user namespace, which an unprivileged runtime cannot do
+// (mount_setattr(2) needs CAP_SYS_ADMIN over the file system's namespace).
+func completeIDMappings(c *configs.Config, rootlessEUID bool) error {
+	for _, m := range c.Mounts {
+		idm := m.IDMapping
+		if idm == nil {
+			continue
+		}
+		if idm.UIDMappings == nil && idm.GIDMappings == nil &&
+			c.Namespaces.Contains(configs.NEWUSER) {
+			if p := c.Namespaces.PathOf(configs.NEWUSER); p != "" {
+				idm.UserNSPath = p
+			} else {
+				idm.UIDMappings = c.UIDMappings
+				idm.GIDMappings = c.GIDMappings
+			}
+		}
+		if rootlessEUID {
+			return fmt.Errorf("mount %q: id-mapped mounts are not "+
+				"supported for rootless containers", m.Destination)
+		}
+		if idm.UserNSPath == "" &&
+			(len(idm.UIDMappings) == 0 || len(idm.GIDMappings) == 0) {
+			return fmt.Errorf("mount %q: an id-mapped mount needs both "+
+				"uidMappings and gidMappings, or a user namespace to "+
+				"take them from", m.Destination)
+		}
+	}
+	return nil
+}

@@ -338,3 +338,69 @@ func TestKnownMountOptionsIsSortedAndComplete(t *testing.T) {
 		}
 	}
 }
+
+func TestCompleteIDMappings(t *testing.T) {
+	ctr := []configs.IDMap{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	own := []configs.IDMap{{ContainerID: 1000, HostID: 0, Size: 1}}
+	newUserns := configs.Namespaces{{Type: configs.NEWUSER},
+		{Type: configs.NEWNS}}
+	joined := configs.Namespaces{{Type: configs.NEWUSER,
+		Path: "/proc/1/ns/user"}, {Type: configs.NEWNS}}
+	tests := []struct {
+		name     string
+		ns       configs.Namespaces
+		idm      configs.MountIDMapping
+		want     configs.MountIDMapping
+		rootless bool
+		err      string
+	}{
+		{name: "idmap takes the container's maps", ns: newUserns,
+			want: configs.MountIDMapping{UIDMappings: ctr,
+				GIDMappings: ctr}},
+		{name: "ridmap of a joined namespace takes its path", ns: joined,
+			idm: configs.MountIDMapping{Recursive: true},
+			want: configs.MountIDMapping{Recursive: true,
+				UserNSPath: "/proc/1/ns/user"}},
+		{name: "the mount's own maps are kept", ns: newUserns,
+			idm: configs.MountIDMapping{UIDMappings: own,
+				GIDMappings: own},
+			want: configs.MountIDMapping{UIDMappings: own,
+				GIDMappings: own}},
+		{name: "own maps need no user namespace",
+			idm: configs.MountIDMapping{UIDMappings: own,
+				GIDMappings: own},
+			want: configs.MountIDMapping{UIDMappings: own,
+				GIDMappings: own}},
+		{name: "idmap without any maps", err: "needs both"},
+		{name: "only uid maps", ns: newUserns,
+			idm: configs.MountIDMapping{UIDMappings: own},
+			err: "needs both"},
+		{name: "rootless", ns: newUserns, rootless: true,
+			err: "not supported for rootless"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			idm := tc.idm
+			c := &configs.Config{Namespaces: tc.ns, Mounts: []*configs.Mount{
+				{Destination: "/m", Device: "bind", Flags: unix.MS_BIND,
+					IDMapping: &idm}}}
+			if tc.ns.Contains(configs.NEWUSER) &&
+				tc.ns.PathOf(configs.NEWUSER) == "" {
+				c.UIDMappings, c.GIDMappings = ctr, ctr
+			}
+			err := completeIDMappings(c, tc.rootless)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("got %v, want an error with %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(idm, tc.want) {
+				t.Fatalf("got %+v, want %+v", idm, tc.want)
+			}
+		})
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/towel-runtime/towel/libcontainer/configs"
 	"github.com/towel-runtime/towel/libcontainer/rootfs"
 	"github.com/towel-runtime/towel/libcontainer/seccomp"
+	"github.com/towel-runtime/towel/libcontainer/userns"
 )
 
 // Opts are the choices of the caller that config.json does not hold.
@@ -139,6 +140,9 @@ func Convert(spec *specs.Spec, opts *Opts) (*configs.Config, error) {
 			return nil, err
 		}
 		c.Mounts = append(c.Mounts, cm)
+	}
+	if err := completeIDMappings(c, os.Geteuid() != 0); err != nil {
+		return nil, err
 	}
 	c.Devices = mergeDevices(rootfs.DefaultDevices(), l.Devices)
 
@@ -278,22 +282,50 @@ func convertNamespaces(l *specs.Linux, c *configs.Config) error {
 			}
 		}
 	}
-	userns := c.Namespaces.Contains(configs.NEWUSER)
+	hasUserns := c.Namespaces.Contains(configs.NEWUSER)
 	for _, m := range l.UIDMappings {
 		c.UIDMappings = append(c.UIDMappings, idMap(m))
 	}
 	for _, m := range l.GIDMappings {
 		c.GIDMappings = append(c.GIDMappings, idMap(m))
 	}
-	newUserns := userns && c.Namespaces.PathOf(configs.NEWUSER) == ""
+	usernsPath := c.Namespaces.PathOf(configs.NEWUSER)
+	newUserns := hasUserns && usernsPath == ""
 	if newUserns && (len(c.UIDMappings) == 0 || len(c.GIDMappings) == 0) {
 		return errors.New("user namespaces enabled, but no uid or gid " +
 			"mappings found")
 	}
-	if !newUserns && (len(c.UIDMappings) > 0 || len(c.GIDMappings) > 0) {
-		return errors.New("uid/gid mappings given without a new user " +
+	if !hasUserns && (len(c.UIDMappings) > 0 || len(c.GIDMappings) > 0) {
+		return errors.New("uid/gid mappings given without a user " +
 			"namespace")
 	}
+	if usernsPath != "" {
+		return joinedUsernsMaps(usernsPath, c)
+	}
+	return nil
+}
+
+// joinedUsernsMaps sets c's maps to those of the user namespace at path,
+// which the container joins, so that what depends on them (the owner of
+// the exec fifo, "idmap" mounts) sees the container's real ids. Maps the
+// config gives too must be the same, as runc 1.2 requires.
+func joinedUsernsMaps(path string, c *configs.Config) error {
+	uids, gids, err := userns.MapsOf(path)
+	if errors.Is(err, userns.ErrNoProcess) {
+		// TODO: a namespace no process is in needs a helper that joins
+		// it to show its maps; the config's maps, if any, are trusted.
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("user namespace %s: %w", path, err)
+	}
+	given := len(c.UIDMappings) > 0 || len(c.GIDMappings) > 0
+	if given && (!userns.Equal(c.UIDMappings, uids) ||
+		!userns.Equal(c.GIDMappings, gids)) {
+		return fmt.Errorf("user namespace %s: the config's uid/gid "+
+			"mappings differ from the namespace's", path)
+	}
+	c.UIDMappings, c.GIDMappings = uids, gids
 	return nil
 }
 
