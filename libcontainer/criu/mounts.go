@@ -221,7 +221,10 @@ func prepareMountpoints(cfg *configs.Config) error {
 			}
 			isFile = !fi.IsDir()
 		}
-		target, err := makeMountpoint(root, dest, isFile)
+		// A dangling link names what to create, as with a create;
+		// makeMountpoint still resolves the result safely.
+		target, err := makeMountpoint(root, mountpoint(cfg.Rootfs, dest),
+			isFile)
 		if err != nil {
 			return fmt.Errorf("mountpoint %q: %w", dest, err)
 		}
