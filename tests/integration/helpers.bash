@@ -52,6 +52,7 @@ setup_busybox() {
 # remove it without walking into a leaked mount.
 teardown_common() {
 	local id m
+	teardown_recvtty
 	if [ -d "${ROOT:-}" ]; then
 		for id in $(towel list -q 2>/dev/null); do
 			towel delete --force "$id" >/dev/null 2>&1 || true
@@ -95,6 +96,20 @@ run_detached() {
 	shift
 	towel run --detach --bundle "$BUNDLE" "$@" "$id" \
 		</dev/null >"$BATS_TEST_TMPDIR/$id.out" 2>"$BATS_TEST_TMPDIR/$id.err"
+}
+
+# towel_captured ARG... runs towel with its stdio on files, so that a
+# container which unexpectedly starts cannot hold bats' pipes open, and
+# sets status, output, lines, stderr and stderr_lines as
+# `run --separate-stderr` does.
+towel_captured() {
+	local out=$BATS_TEST_TMPDIR/captured.out err=$BATS_TEST_TMPDIR/captured.err
+	status=0
+	towel "$@" </dev/null >"$out" 2>"$err" || status=$?
+	output=$(cat "$out")
+	stderr=$(cat "$err")
+	mapfile -t lines <"$out"
+	mapfile -t stderr_lines <"$err"
 }
 
 # status_of ID prints the container's status, or nothing if it is unknown.
@@ -166,17 +181,20 @@ count_cgroups() {
 	find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | wc -l
 }
 
-# container_procs lists processes in another mount namespace than ours
-# (container processes, and whatever else the host runs that way) and
-# zombie processes; a deleted container must not add to either.
+# container_procs lists the processes of this test's containers, as the
+# host sees them: those whose root directory is a rootfs under
+# $BATS_TEST_TMPDIR, and those (zombies included) whose cgroup path holds
+# $CT, which every container id of a test starts with.
 container_procs() {
-	local p mnt state self
-	self=$(readlink /proc/self/ns/mnt)
+	local p rootid roots=" "
+	for p in "$BATS_TEST_TMPDIR"/*/rootfs; do
+		[ -d "$p" ] && roots+="$(stat -c %d:%i "$p") "
+	done
 	for p in /proc/[0-9]*; do
-		mnt=$(readlink "$p/ns/mnt" 2>/dev/null) || continue
-		state=$(awk '/^State:/ { print $2 }' "$p/status" 2>/dev/null) || continue
-		if [[ $mnt != "$self" || $state == Z ]]; then
-			echo "${p#/proc/} $state $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)"
+		rootid=$(stat -L -c %d:%i "$p/root" 2>/dev/null) || continue
+		if [[ $roots == *" $rootid "* ]] || grep -qF -- "$CT" "$p/cgroup" 2>/dev/null; then
+			echo "${p#/proc/} $(awk '/^State:/ { print $2 }' "$p/status" 2>/dev/null)" \
+				"$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)"
 		fi
 	done
 }
@@ -187,11 +205,11 @@ count_procs() {
 }
 
 # snapshot prints the numbers that must not change when a failed or
-# deleted container leaves nothing behind: mounts, state entries,
-# cgroups, container processes.
+# deleted container leaves nothing behind: the host's mounts, entries in
+# $ROOT, and this test's container processes. Cgroups are checked by
+# name in assert_nothing_left, since other cgroups come and go.
 snapshot() {
-	echo "mounts=$(count_mounts) states=$(count_state_dirs)" \
-		"cgroups=$(count_cgroups) procs=$(count_procs)"
+	echo "mounts=$(count_mounts) states=$(count_state_dirs) procs=$(count_procs)"
 }
 
 # assert_nothing_left BEFORE ID... checks that the snapshot equals BEFORE
@@ -257,4 +275,44 @@ is_runc() {
 # namespace.
 requires_kernel_ns() {
 	[ -e "/proc/self/ns/$1" ] || skip "kernel has no $1 namespace"
+}
+
+# go_helper NAME prints the path of the Go command NAME of this repository
+# (contrib/cmd/NAME or tests/cmd/NAME), built once per test run. It is
+# static, so that it also runs inside a busybox container.
+go_helper() {
+	local name=$1 pkg bin=$BATS_RUN_TMPDIR/bin/$1
+	pkg=contrib/cmd/$name
+	[ -d "$REPO_ROOT/$pkg" ] || pkg=tests/cmd/$name
+	(
+		flock 9
+		if [ ! -x "$bin" ]; then
+			command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin
+			cd "$REPO_ROOT" && CGO_ENABLED=0 go build -o "$bin" "./$pkg" >&2
+		fi
+	) 9>"$BATS_RUN_TMPDIR/go-helper-$name.lock" || return
+	echo "$bin"
+}
+
+# setup_recvtty starts contrib/cmd/recvtty in null mode on $CONSOLE_SOCKET,
+# the console socket for containers with a terminal that run detached.
+# teardown_common stops it.
+setup_recvtty() {
+	local recvtty
+	recvtty=$(go_helper recvtty) || return
+	CONSOLE_SOCKET=$BATS_TEST_TMPDIR/console.sock
+	export CONSOLE_SOCKET
+	# fd 3 closed: bats waits for whoever holds it.
+	"$recvtty" --mode null --pid-file "$BATS_TEST_TMPDIR/recvtty.pid" \
+		"$CONSOLE_SOCKET" </dev/null >/dev/null 2>&1 3>&- &
+	wait_for_file "$BATS_TEST_TMPDIR/recvtty.pid"
+}
+
+# teardown_recvtty stops the recvtty of setup_recvtty, if any.
+teardown_recvtty() {
+	local pidfile=$BATS_TEST_TMPDIR/recvtty.pid
+	if [ -f "$pidfile" ]; then
+		kill "$(cat "$pidfile")" 2>/dev/null || true
+		rm -f "$pidfile"
+	fi
 }
