@@ -67,7 +67,7 @@ func (mt *mounter) mountCgroup2(m *configs.Mount) error {
 		}
 		bind.Source = path.Join(cgroupRoot, own["0"].path)
 	}
-	mnt, err = mt.mountBind(bind)
+	mnt, err = mt.mountBind(bind, nil)
 	if err != nil {
 		return fmt.Errorf("cgroup2 mount refused, bind instead: %w", err)
 	}
@@ -154,7 +154,7 @@ func (mt *mounter) mountHierarchy(m *configs.Mount, top *os.File,
 			Flags:            unix.MS_BIND | unix.MS_REC | m.Flags,
 			PropagationFlags: m.PropagationFlags,
 		}
-		mnt, err = mt.bindOnto(bind, dir)
+		mnt, err = mt.bindOnto(bind, dir, nil)
 	}
 	if mnt != nil {
 		mnt.Close()

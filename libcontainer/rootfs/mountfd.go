@@ -46,6 +46,15 @@ func cloneMountAt(dirfd int, name string, recursive bool) (*os.File, error) {
 	return os.NewFile(uintptr(fd), "mount:"+name), nil
 }
 
+// dupFile returns a new handle on what f refers to.
+func dupFile(f *os.File) (*os.File, error) {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("dup "+f.Name(), err)
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
+}
+
 // moveMount attaches the mount mnt (from cloneMount or fsmount) on
 // target. mnt then refers to the root of the attached mount.
 func moveMount(mnt, target *os.File) error {

@@ -24,8 +24,9 @@ func isBind(m *configs.Mount) bool {
 	return m.IsBind() || m.Device == "bind"
 }
 
-// mountEntry makes one mount of the config.
-func (mt *mounter) mountEntry(m *configs.Mount) error {
+// mountEntry makes one mount of the config; src, if set, is the tree the
+// parent prepared for it.
+func (mt *mounter) mountEntry(m *configs.Mount, src *os.File) error {
 	var (
 		mnt *os.File
 		err error
@@ -36,7 +37,7 @@ func (mt *mounter) mountEntry(m *configs.Mount) error {
 		// at the destination, as mount(2) does.
 		mnt, err = mt.remountFS(m)
 	case isBind(m):
-		mnt, err = mt.mountBind(m)
+		mnt, err = mt.mountBind(m, src)
 	case m.Device == "cgroup":
 		err = mt.mountCgroup(m)
 	default:
@@ -48,12 +49,19 @@ func (mt *mounter) mountEntry(m *configs.Mount) error {
 	return err
 }
 
-// mountBind makes a bind mount of the host path m.Source at
-// m.Destination, creating the destination as a directory or an empty file
-// to match the source.
-func (mt *mounter) mountBind(m *configs.Mount) (*os.File, error) {
+// mountBind makes a bind mount of the host path m.Source, or of the tree
+// src prepared for it, at m.Destination, creating the destination as a
+// directory or an empty file to match the source.
+func (mt *mounter) mountBind(m *configs.Mount, src *os.File) (
+	*os.File, error) {
 	var st unix.Stat_t
-	if err := unix.Stat(m.Source, &st); err != nil {
+	var err error
+	if src != nil {
+		err = unix.Fstat(int(src.Fd()), &st)
+	} else {
+		err = unix.Stat(m.Source, &st)
+	}
+	if err != nil {
 		return nil, &os.PathError{Op: "stat bind source", Path: m.Source,
 			Err: err}
 	}
@@ -70,14 +78,23 @@ func (mt *mounter) mountBind(m *configs.Mount) (*os.File, error) {
 	if err := mt.checkProcTarget(targetPath, m); err != nil {
 		return nil, err
 	}
-	return mt.bindOnto(m, target)
+	return mt.bindOnto(m, target, src)
 }
 
-// bindOnto attaches a copy of the mount tree at m.Source on target, then
-// applies m's propagation, flags and recursive attributes to it.
-func (mt *mounter) bindOnto(m *configs.Mount, target *os.File) (
+// bindOnto attaches src, or else a copy of the mount tree at m.Source, on
+// target, then applies m's propagation, flags and recursive attributes to
+// it.
+func (mt *mounter) bindOnto(m *configs.Mount, target, src *os.File) (
 	*os.File, error) {
-	mnt, err := cloneMount(m.Source, m.Flags&unix.MS_REC != 0)
+	var mnt *os.File
+	var err error
+	if src != nil {
+		// A handle of our own: the caller keeps src, and closing the
+		// returned handle must not close it.
+		mnt, err = dupFile(src)
+	} else {
+		mnt, err = cloneMount(m.Source, m.Flags&unix.MS_REC != 0)
+	}
 	if err != nil {
 		return nil, err
 	}

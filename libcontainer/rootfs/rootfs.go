@@ -13,9 +13,6 @@
 //
 // It does not create namespaces, run hooks or set up the console.
 //
-// BUG(towel): id-mapped mounts (idmap, ridmap, mount uidMappings and
-// gidMappings) are refused with ErrIDMappedMount.
-//
 // BUG(towel): needs Linux 5.12 or newer: open_tree(2), move_mount(2),
 // statx(2) mount ids and mount_setattr(2).
 //
@@ -25,7 +22,6 @@
 package rootfs
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,10 +32,6 @@ import (
 
 	"github.com/towel-runtime/towel/libcontainer/configs"
 )
-
-// ErrIDMappedMount is returned by MountAll for a config with an id-mapped
-// mount, which towel does not support yet.
-var ErrIDMappedMount = errors.New("id-mapped mounts are not supported yet")
 
 // mounter carries one MountAll run.
 type mounter struct {
@@ -60,9 +52,17 @@ type mounter struct {
 // pivot_root(2) can use it, mounts cfg.Mounts in order, and unless /dev is
 // a bind mount creates cfg.Devices and the usual /dev links.
 func MountAll(cfg *configs.Config) error {
-	for _, m := range cfg.Mounts {
-		if m.IDMapping != nil {
-			return fmt.Errorf("mount %q: %w", m.Destination, ErrIDMappedMount)
+	return MountAllFrom(cfg, nil)
+}
+
+// MountAllFrom is MountAll with trees the parent prepared for the mounts
+// NeedsSource names; such a mount without its tree is an error. It does
+// not close the trees.
+func MountAllFrom(cfg *configs.Config, sources Sources) error {
+	for i, m := range cfg.Mounts {
+		if NeedsSource(m) && sources[i] == nil {
+			return fmt.Errorf("mount %q: no id-mapped source was prepared",
+				m.Destination)
 		}
 	}
 	rootPath, err := realRootfs(cfg.Rootfs)
@@ -93,8 +93,8 @@ func MountAll(cfg *configs.Config) error {
 		rootPath: rootPath,
 		cgroupns: cfg.Namespaces.Contains(configs.NEWCGROUP),
 	}
-	for _, m := range cfg.Mounts {
-		if err := mt.mountEntry(m); err != nil {
+	for i, m := range cfg.Mounts {
+		if err := mt.mountEntry(m, sources[i]); err != nil {
 			return fmt.Errorf("mount %s (%s) on %q: %w", m.Source, m.Device,
 				m.Destination, err)
 		}
