@@ -28,23 +28,35 @@ func (cpuGroup) set(dir string, r *specs.LinuxResources) error {
 	if c == nil {
 		return nil
 	}
+	if err := setSharesAndIdle(dir, c); err != nil {
+		return err
+	}
+	if err := setCFS(dir, c); err != nil {
+		return err
+	}
+	return setRealtime(dir, c)
+}
+
+// setSharesAndIdle writes cpu.shares and cpu.idle (Linux 5.15: the
+// cgroup's tasks run as SCHED_IDLE). The kernel refuses shares for an
+// idle group (sched_group_set_shares in kernel/sched/fair.c) but keeps
+// them for when it stops being idle, so shares are written with idle off.
+func setSharesAndIdle(dir string, c *specs.LinuxCPU) error {
+	writeIdle := func(v int64) error {
+		return cgroups.WriteFile(dir, "cpu.idle", cgroups.FormatInt(v))
+	}
+	if c.Idle != nil && (*c.Idle == 0 || c.Shares != nil) {
+		if err := writeIdle(0); err != nil {
+			return err
+		}
+	}
 	if c.Shares != nil {
 		if err := setShares(dir, *c.Shares); err != nil {
 			return err
 		}
 	}
-	if err := setCFS(dir, c); err != nil {
-		return err
-	}
-	if err := setRealtime(dir, c); err != nil {
-		return err
-	}
-	if c.Idle != nil {
-		// cpu.idle (Linux 5.15) puts the cgroup's tasks under SCHED_IDLE.
-		err := cgroups.WriteFile(dir, "cpu.idle", cgroups.FormatInt(*c.Idle))
-		if err != nil {
-			return err
-		}
+	if c.Idle != nil && *c.Idle != 0 {
+		return writeIdle(*c.Idle)
 	}
 	return nil
 }

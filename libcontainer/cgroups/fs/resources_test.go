@@ -66,6 +66,16 @@ func TestSetWritesEveryField(t *testing.T) {
 			},
 		},
 		{
+			// The kernel takes shares only with idle off: set with
+			// idle on, they are written before idle is.
+			name: "cpu shares of an idle group", ctl: "cpu",
+			files: map[string]string{"cpu.shares": "1024",
+				"cpu.idle": "1"},
+			res: specs.LinuxResources{CPU: &specs.LinuxCPU{
+				Shares: u64(512), Idle: i64(1)}},
+			want: map[string]string{"cpu.shares": "512", "cpu.idle": "1"},
+		},
+		{
 			name: "cpuset", ctl: "cpuset",
 			files: map[string]string{"cpuset.cpus": "-", "cpuset.mems": "-"},
 			res: specs.LinuxResources{CPU: &specs.LinuxCPU{

@@ -22,24 +22,38 @@ func setCPU(dir string, r *specs.LinuxResources) error {
 		c.RealtimePeriod != nil && *c.RealtimePeriod != 0 {
 		return errRealtimeV2
 	}
-	// cpu.idle (Linux 5.15) puts the tasks under SCHED_IDLE; with it set,
-	// cpu.weight is fixed by the kernel and writing it fails, so it is
-	// written before the weight only when idle is being turned off.
-	if c.Idle != nil {
-		err := cgroups.WriteFile(dir, "cpu.idle", cgroups.FormatInt(*c.Idle))
-		if err != nil {
+	if err := setWeightAndIdle(dir, c); err != nil {
+		return err
+	}
+	return setCPUMax(dir, c)
+}
+
+// setWeightAndIdle writes cpu.weight (from the shares) and cpu.idle
+// (Linux 5.15: the tasks run as SCHED_IDLE). The kernel refuses a weight
+// for an idle group (sched_group_set_shares in kernel/sched/fair.c) but
+// keeps it for when the group stops being idle, so the weight is written
+// with idle off.
+func setWeightAndIdle(dir string, c *specs.LinuxCPU) error {
+	writeIdle := func(v int64) error {
+		return cgroups.WriteFile(dir, "cpu.idle", cgroups.FormatInt(v))
+	}
+	weightSet := c.Shares != nil && *c.Shares != 0
+	if c.Idle != nil && (*c.Idle == 0 || weightSet) {
+		if err := writeIdle(0); err != nil {
 			return err
 		}
 	}
-	if c.Shares != nil && *c.Shares != 0 &&
-		(c.Idle == nil || *c.Idle == 0) {
+	if weightSet {
 		w := cgroups.ConvertCPUSharesToWeight(*c.Shares)
 		err := cgroups.WriteFile(dir, "cpu.weight", cgroups.FormatUint(w))
 		if err != nil {
 			return err
 		}
 	}
-	return setCPUMax(dir, c)
+	if c.Idle != nil && *c.Idle != 0 {
+		return writeIdle(*c.Idle)
+	}
+	return nil
 }
 
 // setCPUMax writes cpu.max ("$QUOTA $PERIOD", quota "max" for none) and

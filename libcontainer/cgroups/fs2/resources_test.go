@@ -39,6 +39,14 @@ func TestSetWritesEveryField(t *testing.T) {
 				"cpu.max": "30000", "cpu.max.burst": "10000"},
 		},
 		{
+			name: "cpu weight of an idle group",
+			files: map[string]string{"cpu.idle": "1",
+				"cpu.weight": "100"},
+			res: specs.LinuxResources{CPU: &specs.LinuxCPU{
+				Idle: i64(1), Shares: u64(1024)}},
+			want: map[string]string{"cpu.idle": "1", "cpu.weight": "39"},
+		},
+		{
 			name:  "cpu quota -1 is max",
 			files: map[string]string{"cpu.max": "-"},
 			res: specs.LinuxResources{CPU: &specs.LinuxCPU{
