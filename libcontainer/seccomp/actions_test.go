@@ -1,6 +1,8 @@
 package seccomp
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -124,7 +126,7 @@ func TestTraceWithoutTracerReturnsENOSYS(t *testing.T) {
 }
 
 func TestLogActionRunsTheCallAndLogsIt(t *testing.T) {
-	kmsg := openKmsg(t)
+	audit := openAudit(t)
 	getppid := sysno(t, "getppid")
 	c := runChild(t, childPlan{
 		NoNewPrivs: true,
@@ -135,7 +137,7 @@ func TestLogActionRunsTheCallAndLogsIt(t *testing.T) {
 	if got.Errno != 0 || int(got.Ret) != os.Getpid() {
 		t.Errorf("getppid: %d, %v, want %d", got.Ret, got.Errno, os.Getpid())
 	}
-	kmsg.waitRecord(t, c.state.Pid(), getppid, unix.SECCOMP_RET_LOG)
+	audit.waitRecord(t, c.state.Pid(), getppid, unix.SECCOMP_RET_LOG)
 }
 
 func TestArgumentOperators(t *testing.T) {
@@ -258,78 +260,88 @@ func TestLoadNeedsNoNewPrivsOrCapSysAdmin(t *testing.T) {
 	}
 }
 
-// kmsgReader reads the kernel log from where it was when opened.
-type kmsgReader struct {
-	file *os.File
+// auditReader receives the kernel's audit records as they are made,
+// from the read-only multicast group of the audit netlink socket (Linux
+// 3.16, CAP_AUDIT_READ). Unlike the kernel log, it is not rate limited.
+type auditReader struct {
+	fd int
 }
 
-// openKmsg opens /dev/kmsg at its end, or skips the test.
-func openKmsg(t *testing.T) *kmsgReader {
+// openAudit joins the audit multicast group, or skips the test.
+func openAudit(t *testing.T) *auditReader {
 	t.Helper()
-	file, err := os.OpenFile("/dev/kmsg", os.O_RDONLY|unix.O_NONBLOCK, 0)
+	fd, err := unix.Socket(unix.AF_NETLINK,
+		unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK,
+		unix.NETLINK_AUDIT)
 	if err != nil {
-		t.Skip("cannot read the kernel log:", err)
+		t.Skip("no audit netlink socket:", err)
 	}
-	t.Cleanup(func() { file.Close() })
-	if _, err := file.Seek(0, 2); err != nil {
-		t.Skip("cannot seek the kernel log:", err)
+	t.Cleanup(func() { unix.Close(fd) })
+	// AUDIT_NLGRP_READLOG is group 1.
+	addr := &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: 1}
+	if err := unix.Bind(fd, addr); err != nil {
+		t.Skip("cannot read audit records:", err)
 	}
-	return &kmsgReader{file: file}
+	return &auditReader{fd: fd}
 }
 
-// records returns the audit seccomp records (type 1326) of pid that reach
-// the log before the deadline, stopping early at one whose code is last.
-// The kernel passes them on from its audit thread, a little later than
-// the call.
-func (k *kmsgReader) records(pid int, last uint32) (
-	records []string, suppressed bool,
-) {
+// records returns the seccomp audit records of pid that come before the
+// deadline, stopping at the first whose action code is last. The kernel
+// sends them from its audit thread, a little after the call.
+func (r *auditReader) records(t *testing.T, pid int, last uint32,
+) []string {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	mark := fmt.Sprintf(" pid=%d ", pid)
 	lastCode := fmt.Sprintf(" code=%#x", last)
-	buf := make([]byte, 8192)
+	buf := make([]byte, 1<<16)
+	var records []string
 	for {
-		n, err := k.file.Read(buf)
-		if err == nil {
-			line := string(buf[:n])
-			if strings.Contains(line, "callbacks suppressed") ||
-				strings.Contains(line, "audit_lost") {
-				suppressed = true
+		n, _, err := unix.Recvfrom(r.fd, buf, 0)
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+			wait := time.Until(deadline)
+			if wait <= 0 {
+				return records
 			}
-			if strings.Contains(line, "type=1326") &&
-				strings.Contains(line, mark) {
-				records = append(records, line)
-				if strings.Contains(line, lastCode) {
-					return records, suppressed
-				}
-			}
+			fds := []unix.PollFd{{Fd: int32(r.fd), Events: unix.POLLIN}}
+			_, _ = unix.Poll(fds, int(wait.Milliseconds())+1)
 			continue
 		}
-		wait := time.Until(deadline)
-		if wait <= 0 {
-			return records, suppressed
+		if err != nil {
+			t.Fatalf("read audit records: %v", err)
 		}
-		fds := []unix.PollFd{{Fd: int32(k.file.Fd()), Events: unix.POLLIN}}
-		_, _ = unix.Poll(fds, int(wait.Milliseconds())+1)
-	}
-}
-
-// waitRecord fails the test unless pid's call nr is logged with code; if
-// the kernel dropped log lines meanwhile, it skips instead.
-func (k *kmsgReader) waitRecord(t *testing.T, pid int, nr uintptr,
-	code uint32,
-) []string {
-	t.Helper()
-	records, suppressed := k.records(pid, code)
-	want := fmt.Sprintf(" syscall=%d ", nr)
-	for _, r := range records {
-		if strings.Contains(r, want) &&
-			strings.Contains(r, fmt.Sprintf(" code=%#x", code)) {
+		// One record a datagram: struct nlmsghdr, then the text. The
+		// header's length is not to be trusted for audit (it may leave
+		// out the header), so the datagram's is used.
+		const headerLen = unix.SizeofNlMsghdr
+		if n < headerLen {
+			continue
+		}
+		kind := binary.NativeEndian.Uint16(buf[4:6])
+		line := strings.TrimRight(string(buf[headerLen:n]), "\x00")
+		if kind != unix.AUDIT_SECCOMP || !strings.Contains(line, mark) {
+			continue
+		}
+		records = append(records, line)
+		if strings.Contains(line, lastCode) {
 			return records
 		}
 	}
-	if suppressed {
-		t.Skip("the kernel's printk rate limit dropped audit records")
+}
+
+// waitRecord fails the test unless pid's call nr is recorded with the
+// action code, and returns pid's records up to that one.
+func (r *auditReader) waitRecord(t *testing.T, pid int, nr uintptr,
+	code uint32,
+) []string {
+	t.Helper()
+	records := r.records(t, pid, code)
+	want := fmt.Sprintf(" syscall=%d ", nr)
+	for _, rec := range records {
+		if strings.Contains(rec, want) &&
+			strings.Contains(rec, fmt.Sprintf(" code=%#x", code)) {
+			return records
+		}
 	}
 	t.Fatalf("no audit record of syscall %d with code %#x for pid %d; "+
 		"got %q", nr, code, pid, records)

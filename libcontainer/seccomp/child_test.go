@@ -49,9 +49,11 @@ type rawCall struct {
 type childResult struct {
 	LoadErr string
 	Results []callResult
-	// Filters is Seccomp_filters of /proc/self/status of each thread
-	// that made calls.
-	Filters string
+	// Filters and SpecStoreBypass are Seccomp_filters and
+	// Speculation_Store_Bypass of the status of the thread that made the
+	// calls (or that failed to load).
+	Filters         string
+	SpecStoreBypass string
 }
 
 type callResult struct {
@@ -107,6 +109,7 @@ func childMain(planJSON string) int {
 	fd, err := InitSeccomp(plan.Profile)
 	if err != nil {
 		result.LoadErr = err.Error()
+		result.Filters = threadStatus("Seccomp_filters")
 		return report(&result)
 	}
 	if plan.NotifySocket != "" {
@@ -139,7 +142,8 @@ func childMain(planJSON string) int {
 				c.Args[2], c.Args[3], c.Args[4], c.Args[5])
 			result.Results = append(result.Results, callResult{ret, errno})
 		}
-		result.Filters = threadFilters()
+		result.Filters = threadStatus("Seccomp_filters")
+		result.SpecStoreBypass = threadStatus("Speculation_Store_Bypass")
 	}
 	if plan.OtherThread {
 		done := make(chan struct{})
@@ -158,15 +162,15 @@ func report(result *childResult) int {
 	return 0
 }
 
-// threadFilters reads Seccomp_filters of the calling thread.
-func threadFilters() string {
+// threadStatus reads a field of the status of the calling thread.
+func threadStatus(field string) string {
 	status, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/status",
 		unix.Gettid()))
 	if err != nil {
 		return err.Error()
 	}
 	for _, line := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "Seccomp_filters:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			return strings.TrimSpace(v)
 		}
 	}
