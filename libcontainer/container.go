@@ -183,7 +183,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (
 		cgroup:        mgr,
 		uidMappings:   cfg.UIDMappings,
 		gidMappings:   cfg.GIDMappings,
-		setgroupsDeny: cfg.Rootless,
+		setgroupsDeny: denySetgroups(cfg.GIDMappings),
 		oomScoreAdj:   cfg.Process.OOMScoreAdj,
 		preserved:     inheritedFds(opts.PreserveFds),
 		fifo:          fifo,
@@ -208,6 +208,9 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (
 				}
 			}
 			return nil
+		},
+		mountSources: func(initPid int) ([]*os.File, error) {
+			return makeMountSources(cfg, initPid)
 		},
 		makeConfig: func(initPid int) *initConfig {
 			proc.Pid = initPid

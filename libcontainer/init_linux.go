@@ -101,7 +101,13 @@ func (i *initState) runCreate() error {
 	}
 
 	logrus.Debug("mounting the root file system")
-	if err := rootfs.MountAll(c); err != nil {
+	sources, err := receiveMountSources(i.sock, c)
+	if err != nil {
+		return err
+	}
+	err = rootfs.MountAllFrom(c, sources)
+	sources.Close()
+	if err != nil {
 		return err
 	}
 	h := c.Hooks

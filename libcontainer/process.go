@@ -68,6 +68,10 @@ type startSpec struct {
 
 	oomScoreAdj *int
 
+	// mountSources, if set, makes the mount trees init cannot make
+	// itself; they follow the config (see mountsource.go).
+	mountSources func(initPid int) ([]*os.File, error)
+
 	// preserved are passed at fds 3, 4, ...; extra follow them (the
 	// pidfd to join for exec). fifo, if set, is the exec fifo (O_PATH).
 	preserved []*os.File
@@ -226,6 +230,9 @@ func startInit(s *startSpec) (res *started, retErr error) {
 
 	if err := writeMsg(parentSock, s.makeConfig(initPid), -1); err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)
+	}
+	if err := sendMountSources(parentSock, s, initPid); err != nil {
+		return nil, err
 	}
 	for {
 		var msg syncMsg
