@@ -52,7 +52,10 @@ func featureSet() *features.Features {
 			Selinux:  &features.Selinux{Enabled: new(bool)},
 			IntelRdt: &features.IntelRdt{Enabled: new(bool)},
 			MountExtensions: &features.MountExtensions{
-				IDMap: &features.IDMap{Enabled: new(bool)},
+				// id-mapped bind mounts, made by the parent with
+				// mount_setattr(2); a kernel or file system that cannot
+				// id-map fails the create with ErrIDMapUnsupported.
+				IDMap: &features.IDMap{Enabled: &t},
 			},
 		},
 		Annotations: map[string]string{
