@@ -114,11 +114,6 @@ func readResources(path string) (*specs.LinuxResources, error) {
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("parse resources from %s: %w", path, err)
 	}
-	if len(r.Devices) > 0 {
-		// runc's update cannot change device rules either.
-		logrus.Warn("update: devices are ignored")
-		r.Devices = nil
-	}
 	return &r, nil
 }
 

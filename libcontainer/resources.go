@@ -11,6 +11,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/towel-runtime/towel/libcontainer/cgroups"
+	"github.com/towel-runtime/towel/libcontainer/cgroups/devices"
+	"github.com/towel-runtime/towel/libcontainer/configs"
 )
 
 // ErrNoCgroup is returned for an operation on the cgroup of a container
@@ -69,7 +71,11 @@ func (c *Container) NotifyOOM(ctx context.Context) (<-chan struct{}, error) {
 
 // Update changes the container's cgroup limits to those r sets (nil
 // fields are left as they are) and records them in its state, so that a
-// later update starts from them. Devices are not updated, as in runc.
+// later update starts from them.
+//
+// Devices, unlike in runc, can be updated: a non-nil r.Devices replaces
+// the config's device rules, and the container keeps its device nodes and
+// the built-in allow list after them, as at create (see deviceRules).
 //
 // Values are checked before anything is written. If the kernel refuses
 // one anyway, what was already written is put back as far as the previous
@@ -101,6 +107,11 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	old := cfg.Cgroup.Resources
 	if old == nil {
 		old = &specs.LinuxResources{}
+	}
+	if r.Devices != nil {
+		withDevices := *r
+		withDevices.Devices = deviceRules(r.Devices, cfg.Devices)
+		r = &withDevices
 	}
 	merged := mergeResources(old, r)
 	v2 := cgroups.IsCgroup2UnifiedMode()
@@ -220,6 +231,9 @@ func mergeResources(old, r *specs.LinuxResources) *specs.LinuxResources {
 	if r.Rdma != nil {
 		m.Rdma = r.Rdma
 	}
+	if r.Devices != nil {
+		m.Devices = r.Devices
+	}
 	if r.Unified != nil {
 		u := make(map[string]string, len(old.Unified)+len(r.Unified))
 		for k, v := range old.Unified {
@@ -273,7 +287,26 @@ func touchedSections(from, r *specs.LinuxResources) *specs.LinuxResources {
 	if r.Unified != nil {
 		out.Unified = from.Unified
 	}
+	if r.Devices != nil {
+		out.Devices = from.Devices
+	}
 	return out
+}
+
+// deviceRules completes device rules from an update as specconv does at
+// create: the container's device nodes are allowed after them, then the
+// built-in allow list, so that an update cannot take /dev/null away.
+func deviceRules(rules []specs.LinuxDeviceCgroup,
+	nodes []*configs.Device) []specs.LinuxDeviceCgroup {
+
+	out := append([]specs.LinuxDeviceCgroup{}, rules...)
+	for _, d := range nodes {
+		major, minor := d.Major, d.Minor
+		out = append(out, specs.LinuxDeviceCgroup{Allow: true,
+			Type: string(d.Type), Major: &major, Minor: &minor,
+			Access: "rwm"})
+	}
+	return append(out, devices.DefaultAllowRules()...)
 }
 
 // checkResourceValues refuses what the kernel would refuse half-way
