@@ -162,6 +162,11 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
 		return nil, nil, fmt.Errorf("create exec fifo: %w", err)
 	}
+	// init opens it after the switch to the process's user, who may be
+	// anyone: writable by all, whatever our umask took away.
+	if err := os.Chmod(fifoPath, 0o622); err != nil {
+		return nil, nil, fmt.Errorf("chmod exec fifo: %w", err)
+	}
 	// init reopens the fifo for writing as the container's root, which
 	// in a user namespace is not our root: make it the owner.
 	if len(cfg.UIDMappings) > 0 {
