@@ -129,10 +129,12 @@ var flags = map[specs.LinuxSeccompFlag]uint{
 	specs.LinuxSeccompFlagWaitKillableRecv: unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
 }
 
-// handOffSyscalls are the syscalls init makes, after the filter is
-// loaded, to tell its parent the listener fd. Were one of them answered
-// by SCMP_ACT_NOTIFY, init would wait for an agent that never gets the fd.
-var handOffSyscalls = []string{"write"}
+// handOffSyscalls are the syscalls init may use, after the filter is
+// loaded, to pass the listener fd to its parent: sendmsg(2) carries it
+// today, and runc writes its number with write(2), which runc users
+// already know they cannot notify. Were one of them answered by
+// SCMP_ACT_NOTIFY, init would wait for an agent that never gets the fd.
+var handOffSyscalls = []string{"sendmsg", "write"}
 
 // maxArgs is the number of syscall arguments seccomp_data carries.
 const maxArgs = 6

@@ -114,6 +114,16 @@ func TestValidateRejectsBadProfiles(t *testing.T) {
 		want:   ErrInvalidProfile,
 		naming: `SCMP_ACT_NOTIFY on "write"`,
 	}, {
+		name: "notify on sendmsg",
+		profile: specs.LinuxSeccomp{
+			DefaultAction: specs.ActAllow,
+			ListenerPath:  "/run/agent.sock",
+			Syscalls: []specs.LinuxSyscall{{
+				Names: []string{"sendmsg"}, Action: specs.ActNotify}},
+		},
+		want:   ErrInvalidProfile,
+		naming: `SCMP_ACT_NOTIFY on "sendmsg"`,
+	}, {
 		name: "notify without a listener",
 		profile: specs.LinuxSeccomp{
 			DefaultAction: specs.ActAllow,
