@@ -60,7 +60,7 @@ func featureSet() *features.Features {
 		},
 		Annotations: map[string]string{
 			"org.opencontainers.runc.version":            version,
-			"org.opencontainers.runc.checkpoint.enabled": "false",
+			"org.opencontainers.runc.checkpoint.enabled": "true",
 		},
 		PotentiallyUnsafeConfigAnnotations: []string{},
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -133,6 +134,11 @@ func Restore(root, id string, cfg *configs.Config, opts *RestoreOpts) (
 			return nil
 		},
 		SetupNamespaces: func(initPid int) error {
+			if restoresEmptyNetns(cfg, opts.Criu) {
+				if err := loopbackUp(initPid); err != nil {
+					return err
+				}
+			}
 			if cfg.Hooks == nil {
 				return nil
 			}
@@ -176,4 +182,58 @@ func Restore(root, id string, cfg *configs.Config, opts *RestoreOpts) (
 	logrus.Debugf("restored %s from %s, init pid %d", id,
 		opts.Criu.ImagePath, proc.Pid)
 	return c, proc, nil
+}
+
+// restoresEmptyNetns reports whether the restore makes the container a
+// new network namespace without restoring its contents, which leaves its
+// loopback device down.
+func restoresEmptyNetns(cfg *configs.Config, o *criu.Options) bool {
+	return o.EmptyNs&unix.CLONE_NEWNET != 0 &&
+		cfg.Namespaces.Contains(configs.NEWNET) &&
+		cfg.Namespaces.PathOf(configs.NEWNET) == ""
+}
+
+// loopbackUp brings up lo in the network namespace of pid, as runc does
+// for a new network namespace: criu restores connections on 127.0.0.1
+// (--tcp-established) only over a loopback device that is up. It runs
+// before the restored processes do.
+func loopbackUp(pid int) error {
+	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if err != nil {
+		return fmt.Errorf("open network namespace of %d: %w", pid, err)
+	}
+	defer ns.Close()
+
+	done := make(chan error, 1)
+	go func() {
+		// The thread enters the container's network namespace and
+		// is never unlocked: the Go runtime ends it with the
+		// goroutine.
+		runtime.LockOSThread()
+		done <- func() error {
+			err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET)
+			if err != nil {
+				return fmt.Errorf("setns: %w", err)
+			}
+			sock, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|
+				unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(sock)
+			ifr, err := unix.NewIfreq("lo")
+			if err != nil {
+				return err
+			}
+			if err := unix.IoctlIfreq(sock, unix.SIOCGIFFLAGS, ifr); err != nil {
+				return fmt.Errorf("get flags: %w", err)
+			}
+			ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+			return unix.IoctlIfreq(sock, unix.SIOCSIFFLAGS, ifr)
+		}()
+	}()
+	if err := <-done; err != nil {
+		return fmt.Errorf("bring up lo of the restored container: %w", err)
+	}
+	return nil
 }

@@ -4,24 +4,31 @@
 #
 #   script/install-criu.sh [--force]
 #
-# It does nothing when `criu check` already passes. Otherwise (criu is
-# missing, or too old for the kernel: Debian 12's criu 3.17 fails its
-# vDSO checks on Linux 6.18) it fetches criu and the libraries it needs
-# from the next Debian release with `apt-get download`, unpacks them under
-# $CRIU_PREFIX (default /opt/towel-criu), points the binary at the unpacked
-# loader and libraries with patchelf, and links it as $CRIU_LINK (default
-# /usr/local/sbin/criu, which comes before /usr/sbin in PATH).
+# It does nothing when the criu in PATH passes `criu check` and is at
+# least $CRIU_MIN_VERSION. Otherwise it fetches criu and the libraries it
+# needs from a newer Debian release with `apt-get download`, unpacks them
+# under $CRIU_PREFIX, points the binary at the unpacked loader and
+# libraries with patchelf, and links it as $CRIU_LINK, which comes before
+# /usr/sbin in PATH.
+#
+# Why a newer release: Debian 12's criu 3.17 fails `criu check` on Linux
+# 6.18 (vDSO layout), and Debian 13's criu 4.1 cannot dump a TCP socket on
+# Linux 6.16 or newer (getsockopt SO_PASSCRED is refused for it there);
+# criu 4.2 handles both.
 #
 # The system's apt configuration is left alone: the download uses a
 # private sources list derived at run time from the system's own Debian
 # sources, with the suite names replaced, and private lists and caches.
 #
-# Environment: CRIU_PREFIX, CRIU_LINK, CRIU_SUITE (default trixie).
+# Environment: CRIU_PREFIX (default /opt/towel-criu), CRIU_LINK (default
+# /usr/local/sbin/criu), CRIU_SUITE (default forky, Debian 14),
+# CRIU_MIN_VERSION (default 4.2).
 set -euo pipefail
 
 prefix=${CRIU_PREFIX:-/opt/towel-criu}
 link=${CRIU_LINK:-/usr/local/sbin/criu}
-suite=${CRIU_SUITE:-trixie}
+suite=${CRIU_SUITE:-forky}
+min_version=${CRIU_MIN_VERSION:-4.2}
 
 die() {
 	echo "install-criu: $*" >&2
@@ -32,10 +39,22 @@ log() {
 	echo "install-criu: $*" >&2
 }
 
-# criu_works BINARY reports whether BINARY runs and passes `criu check`,
-# which fails when criu cannot make sense of the running kernel.
+# criu_version BINARY prints BINARY's version ("4.2.1").
+criu_version() {
+	"$1" --version 2>/dev/null | awk '/^Version:/ { print $2; exit }'
+}
+
+# criu_works BINARY reports whether BINARY is recent enough and passes
+# `criu check`, which fails when criu cannot make sense of the kernel.
 criu_works() {
-	[ -x "$1" ] && "$1" check >/dev/null 2>&1
+	local v
+	[ -x "$1" ] || return 1
+	v=$(criu_version "$1")
+	[ -n "$v" ] || return 1
+	# sort -V puts the smaller first: $v must not be smaller.
+	[ "$(printf '%s\n%s\n' "$min_version" "$v" | sort -V | head -n1)" = "$min_version" ] ||
+		return 1
+	"$1" check >/dev/null 2>&1
 }
 
 # own_codename prints the system's Debian codename (bookworm).
@@ -174,12 +193,12 @@ main() {
 
 	current=$(command -v criu || true)
 	if [ "$force" = 0 ] && [ -n "$current" ] && criu_works "$current"; then
-		log "using $current ($("$current" --version | head -n1))"
+		log "using $current (criu $(criu_version "$current"))"
 		return
 	fi
 	[ "$(id -u)" = 0 ] || die "criu is missing or does not work here; run as root to install one"
 	if [ -n "$current" ] && ! criu_works "$current"; then
-		log "$current ($("$current" --version 2>/dev/null | head -n1)) fails 'criu check'"
+		log "$current (criu $(criu_version "$current")) is older than $min_version or fails 'criu check'"
 	fi
 
 	if [ "$force" = 1 ] || ! criu_works "$prefix/sbin/criu"; then
@@ -203,7 +222,7 @@ main() {
 		rm -rf "$prefix.old"
 		criu_works "$prefix/sbin/criu" || {
 			"$prefix/sbin/criu" check >&2 || true
-			die "the unpacked criu fails 'criu check'"
+			die "the unpacked criu $(criu_version "$prefix/sbin/criu") is older than $min_version or fails 'criu check'"
 		}
 	fi
 
@@ -214,7 +233,7 @@ main() {
 	if [ "$current" != "$link" ]; then
 		die "$link is installed but $current comes first in PATH"
 	fi
-	log "installed $link ($("$link" --version | head -n1))"
+	log "installed $link (criu $(criu_version "$link"))"
 }
 
 main "$@"
