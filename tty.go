@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +62,7 @@ func startTTYCopier(master, stdin, stdout, stderr *os.File) (*ttyCopier,
 		}
 	}
 	if c, err := console.ConsoleFromFile(stdin); err == nil {
+		waitForeground(stdin)
 		if err := c.SetRaw(); err != nil {
 			return nil, fmt.Errorf("set the terminal on stdin raw: %w", err)
 		}
@@ -71,6 +73,32 @@ func startTTYCopier(master, stdin, stdout, stderr *os.File) (*ttyCopier,
 	go t.copyOut(stdout)
 	go t.copyIn(stdin)
 	return t, nil
+}
+
+// waitForeground stops us until we are in the foreground of the terminal
+// f, as job control would stop any program that touches its terminal from
+// the background (termios(3)). It cannot be left to the kernel: it stops
+// a process with SIGTTOU and SIGTTIN only when they are not caught, and
+// the signal forwarder catches them, so the kernel would retry the call
+// forever. A terminal that is not our controlling one has no job control.
+func waitForeground(f *os.File) {
+	for {
+		pgrp, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCGPGRP)
+		if err != nil || pgrp == unix.Getpgrp() {
+			return
+		}
+		stopSelf()
+	}
+}
+
+// stopSelf stops the process until a SIGCONT (the shell's fg; the end of
+// the shell sends SIGHUP too, which is forwarded). The signal goes to this
+// very thread, which then stops before its next system call, so that the
+// caller never acts on what it saw before the stop.
+func stopSelf() {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	_ = unix.Tgkill(unix.Getpid(), unix.Gettid(), unix.SIGSTOP)
 }
 
 // copyOut copies the pty's output to out until the last slave is closed

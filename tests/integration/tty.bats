@@ -128,6 +128,38 @@ expect_or_fail() {
 	[ "$(count_state_dirs)" -eq 0 ]
 }
 
+@test "run with a terminal started in the background stops, as job control wants, until fg" {
+	set_args sh -c 'echo ready; read l; echo "got:$l"'
+	cat >"$T/bg.exp" <<-'EOF'
+		set timeout 20
+		proc step {pattern} {
+			expect {
+				-re $pattern {}
+				timeout { puts "\nEXPECT-TIMEOUT waiting for $pattern"; exit 1 }
+				eof { puts "\nEXPECT-EOF waiting for $pattern"; exit 1 }
+			}
+		}
+		spawn -noecho bash --norc --noprofile -i
+		send "PS1='P> '\r"
+		step {P> }
+		send "\"\$TOWEL\" --root \"\$ROOT\" run --bundle \"\$BUNDLE\" \"\$CT\" &\r"
+		step {P> }
+		send "sleep 1; echo state=\$(ps -o stat= -p \$!)\r"
+		step {state=T}
+		send "fg\r"
+		step ready
+		send "hi\r"
+		step got:hi
+		step {P> }
+		send "exit\r"
+		expect eof
+	EOF
+	export TOWEL
+	run expect "$T/bg.exp"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
 @test "run with a terminal and no terminal of the caller: consoleSize, stdin EOF ends the input" {
 	update_config '.process.consoleSize = {"height": 10, "width": 110}'
 	set_args sh -c 'stty size; tty; cat >/dev/shm/got; echo "lines=$(wc -l </dev/shm/got)"'
