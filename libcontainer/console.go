@@ -40,6 +40,11 @@ func sendFdNamed(path string, f *os.File, name string) error {
 	conn, err := net.DialUnix("unix", nil,
 		&net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
+		// net's error repeats the path: keep the system call's.
+		var opErr *net.OpError
+		if errors.As(err, &opErr) {
+			err = opErr.Err
+		}
 		return fmt.Errorf("connect to console socket %s: %w", path, err)
 	}
 	defer conn.Close()

@@ -71,6 +71,11 @@ func Listen(dir, name, host string) (r *Relay, retErr error) {
 	out, err := net.DialUnix("unixgram", nil,
 		&net.UnixAddr{Name: host, Net: "unixgram"})
 	if err != nil {
+		// net's error repeats the path: keep the system call's.
+		var opErr *net.OpError
+		if errors.As(err, &opErr) {
+			err = opErr.Err
+		}
 		return nil, fmt.Errorf("connect to NOTIFY_SOCKET %s: %w", host, err)
 	}
 	defer func() {
