@@ -17,6 +17,9 @@ import (
 
 	"github.com/towel-runtime/towel/libcontainer/capabilities"
 	"github.com/towel-runtime/towel/libcontainer/configs"
+	"github.com/towel-runtime/towel/libcontainer/dmz"
+	"github.com/towel-runtime/towel/libcontainer/lsm"
+	"github.com/towel-runtime/towel/libcontainer/procfs"
 	"github.com/towel-runtime/towel/libcontainer/rootfs"
 	"github.com/towel-runtime/towel/libcontainer/seccomp"
 )
@@ -27,6 +30,7 @@ import (
 // be sent to the parent.
 func Init() error {
 	runtime.LockOSThread()
+	closeInitExe()
 
 	sockFd, err := strconv.Atoi(os.Getenv(envInitPipe))
 	if err != nil {
@@ -74,6 +78,11 @@ type initState struct {
 	// program and env are what exec runs, set by resolveProgram.
 	program string
 	env     []string
+
+	// proc is the container's /proc, opened on first use.
+	proc *procfs.Handle
+	// stub, if set, is the dmz stub the program is exec'd through.
+	stub *dmz.Stub
 }
 
 func (i *initState) run() error {
@@ -100,6 +109,9 @@ func (i *initState) runCreate() error {
 		}
 	}
 
+	if err := lsm.CheckMountLabel(c.MountLabel); err != nil {
+		return err
+	}
 	logrus.Debug("mounting the root file system")
 	sources, err := receiveMountSources(i.sock, c)
 	if err != nil {
@@ -260,10 +272,8 @@ func (i *initState) finishProcess() error {
 		}
 	}
 	if p.OOMScoreAdj != nil && i.cfg.Mode == modeExec {
-		err := os.WriteFile("/proc/self/oom_score_adj",
-			[]byte(strconv.Itoa(*p.OOMScoreAdj)), 0)
-		if err != nil {
-			return fmt.Errorf("set oom_score_adj: %w", err)
+		if err := i.setOOMScoreAdj(*p.OOMScoreAdj); err != nil {
+			return err
 		}
 	}
 	if p.Scheduler != nil {
@@ -277,9 +287,10 @@ func (i *initState) finishProcess() error {
 		}
 	}
 
-	if err := applyLSM(p.ApparmorProfile, p.SelinuxLabel); err != nil {
+	if err := i.applyLSM(); err != nil {
 		return err
 	}
+	i.prepareDmz()
 	caps, err := capabilities.FromSpec(p.Capabilities)
 	if err != nil {
 		return err
@@ -317,6 +328,7 @@ func (i *initState) finishProcess() error {
 			return err
 		}
 	}
+	i.checkDmz()
 	if p.User.Umask != nil {
 		unix.Umask(int(*p.User.Umask))
 	} else if i.cfg.Mode == modeCreate {
@@ -428,8 +440,15 @@ func (i *initState) resolveProgram() error {
 // exec replaces init with the container process.
 func (i *initState) exec() error {
 	p := i.cfg.Process
-	if err := closeExtraFds(3 + i.cfg.PreserveFds); err != nil {
+	if err := markCloexecFrom(3 + i.cfg.PreserveFds); err != nil {
 		return err
+	}
+	if i.stub != nil {
+		err := i.execDmz()
+		if !dmzRefused(err) {
+			return fmt.Errorf("exec %q: %w", p.Args[0], err)
+		}
+		// A seccomp filter without execveat: exec directly.
 	}
 	err := unix.Exec(i.program, p.Args, i.env)
 	return fmt.Errorf("exec %q: %w", p.Args[0], err)
@@ -466,27 +485,4 @@ func lookPath(name string, env []string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("exec: %q: %w", name, exec.ErrNotFound)
-}
-
-// closeExtraFds marks every fd from first up close-on-exec, so nothing of
-// the runtime's reaches the container process.
-func closeExtraFds(first int) error {
-	dir, err := os.Open("/proc/self/fd")
-	if err != nil {
-		return fmt.Errorf("list fds: %w", err)
-	}
-	names, err := dir.Readdirnames(-1)
-	dirFd := int(dir.Fd())
-	if err != nil {
-		dir.Close()
-		return fmt.Errorf("list fds: %w", err)
-	}
-	for _, n := range names {
-		fd, err := strconv.Atoi(n)
-		if err != nil || fd < first || fd == dirFd {
-			continue
-		}
-		unix.CloseOnExec(fd)
-	}
-	return dir.Close()
 }

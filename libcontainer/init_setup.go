@@ -2,12 +2,11 @@ package libcontainer
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/towel-runtime/towel/libcontainer/procfs"
 )
 
 // joinSessionKeyring gives the container a new session keyring named
@@ -20,45 +19,22 @@ func joinSessionKeyring(id string) error {
 	return nil
 }
 
-// writeSysctls writes linux.sysctl under /proc/sys. Keys are dotted
-// ("net.ipv4.ip_forward") or slashed; a key that climbs out of /proc/sys
-// is refused.
+// writeSysctls writes linux.sysctl under the container's /proc/sys. Keys
+// are dotted ("net.ipv4.ip_forward") or slashed; each is written through
+// a procfs checked to be one, never across a mount (package procfs).
 func writeSysctls(sysctl map[string]string) error {
 	if len(sysctl) == 0 {
 		return nil
 	}
-	if err := checkProcfs("/proc/sys"); err != nil {
-		return err
+	proc, err := procfs.Open("/proc")
+	if err != nil {
+		return fmt.Errorf("write sysctls: %w", err)
 	}
+	defer proc.Close()
 	for key, value := range sysctl {
-		rel := strings.ReplaceAll(key, ".", "/")
-		path := filepath.Join("/proc/sys", rel)
-		if !strings.HasPrefix(path, "/proc/sys/") {
-			return fmt.Errorf("sysctl %q: not under /proc/sys", key)
+		if err := proc.WriteSysctl(key, value); err != nil {
+			return err
 		}
-		f, err := os.OpenFile(path, os.O_WRONLY|unix.O_NOFOLLOW|
-			unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("sysctl %q: %w", key, err)
-		}
-		_, err = f.WriteString(value)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("sysctl %q=%q: %w", key, value, err)
-		}
-	}
-	return nil
-}
-
-// checkProcfs makes sure path is on a real procfs, not something the
-// image or a mount put there.
-func checkProcfs(path string) error {
-	var st unix.Statfs_t
-	if err := unix.Statfs(path, &st); err != nil {
-		return fmt.Errorf("statfs %s: %w", path, err)
-	}
-	if st.Type != unix.PROC_SUPER_MAGIC {
-		return fmt.Errorf("%s is not on procfs", path)
 	}
 	return nil
 }

@@ -43,6 +43,9 @@ type initConfig struct {
 
 	// NoNewKeyring keeps the caller's session keyring.
 	NoNewKeyring bool `json:"no_new_keyring,omitempty"`
+
+	// Dmz asks init to exec the process through the dmz stub.
+	Dmz bool `json:"dmz,omitempty"`
 }
 
 // Env names the C stage and the Go init find their fds under.
@@ -148,7 +151,6 @@ func startInit(s *startSpec) (res *started, retErr error) {
 	}
 
 	cmd := &exec.Cmd{
-		Path:       exe.path,
 		Args:       []string{os.Args[0], "init"},
 		Env:        env,
 		ExtraFiles: files,
@@ -156,6 +158,7 @@ func startInit(s *startSpec) (res *started, retErr error) {
 		Stdout:     s.stdout,
 		Stderr:     s.stderr,
 	}
+	exe.addTo(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
@@ -181,8 +184,8 @@ func startInit(s *startSpec) (res *started, retErr error) {
 
 	stagePid := cmd.Process.Pid
 	if s.oomScoreAdj != nil {
-		path := fmt.Sprintf("/proc/%d/oom_score_adj", stagePid)
-		err := os.WriteFile(path, []byte(strconv.Itoa(*s.oomScoreAdj)), 0)
+		err := writeHostProc(stagePid, "oom_score_adj",
+			[]byte(strconv.Itoa(*s.oomScoreAdj)))
 		if err != nil {
 			return nil, fmt.Errorf("set oom_score_adj: %w", err)
 		}
@@ -228,7 +231,9 @@ func startInit(s *startSpec) (res *started, retErr error) {
 		return nil, fmt.Errorf("read start time of init %d: %w", initPid, err)
 	}
 
-	if err := writeMsg(parentSock, s.makeConfig(initPid), -1); err != nil {
+	initCfg := s.makeConfig(initPid)
+	initCfg.Dmz = wantDmz(initCfg.Process)
+	if err := writeMsg(parentSock, initCfg, -1); err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)
 	}
 	if err := sendMountSources(parentSock, s, initPid); err != nil {
@@ -291,9 +296,8 @@ func initExitError(pid int) error {
 // writeIDMaps writes the maps of the user namespace the first stage just
 // made; see user_namespaces(7) for the order (setgroups before gid_map).
 func writeIDMaps(pid int, s *startSpec) error {
-	proc := "/proc/" + strconv.Itoa(pid)
 	if s.setgroupsDeny {
-		err := os.WriteFile(proc+"/setgroups", []byte("deny"), 0)
+		err := writeHostProc(pid, "setgroups", []byte("deny"))
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("write setgroups: %w", err)
 		}
@@ -319,8 +323,7 @@ func writeIDMaps(pid int, s *startSpec) error {
 // writeMap writes one id map, directly when we may, else through the
 // setuid helper newuidmap/newgidmap, as an unprivileged user must.
 func writeMap(pid int, file, content string) error {
-	path := fmt.Sprintf("/proc/%d/%s", pid, file)
-	err := os.WriteFile(path, []byte(content), 0)
+	err := writeHostProc(pid, file, []byte(content))
 	if err == nil {
 		return nil
 	}
