@@ -94,7 +94,9 @@ func listContainers(ctx *cli.Context) ([]listEntry, error) {
 	}
 	var out []listEntry
 	for _, e := range entries {
-		if !e.IsDir() {
+		// Anything whose name is not a container id (the seccomp
+		// cache) is not a container.
+		if !e.IsDir() || libcontainer.ValidateID(e.Name()) != nil {
 			continue
 		}
 		c, err := libcontainer.Load(root, e.Name())

@@ -182,6 +182,18 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (
 	}
 	defer fifo.Close()
 
+	if cfg.Seccomp != nil {
+		cache := seccomp.Cache{Dir: filepath.Join(root, seccompCacheDir)}
+		filter, err := cache.Compile(cfg.Seccomp)
+		if err != nil {
+			return nil, nil, fmt.Errorf("seccomp: %w", err)
+		}
+		c.state.SeccompFilter, err = filter.MarshalBinary()
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+
 	proc = &Process{}
 	s := &startSpec{
 		bootstrap:     bootstrapFor(cfg),
@@ -220,13 +232,14 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (
 		makeConfig: func(initPid int) *initConfig {
 			proc.Pid = initPid
 			return &initConfig{
-				Mode:         modeCreate,
-				ID:           id,
-				Config:       cfg,
-				Process:      cfg.Process,
-				PreserveFds:  opts.PreserveFds,
-				HookState:    c.ociState(initPid, Creating),
-				NoNewKeyring: opts.NoNewKeyring,
+				Mode:          modeCreate,
+				ID:            id,
+				Config:        cfg,
+				Process:       cfg.Process,
+				PreserveFds:   opts.PreserveFds,
+				HookState:     c.ociState(initPid, Creating),
+				NoNewKeyring:  opts.NoNewKeyring,
+				SeccompFilter: c.state.SeccompFilter,
 			}
 		},
 		onHooks: func(initPid int) error {

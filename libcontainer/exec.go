@@ -94,11 +94,12 @@ func (c *Container) Exec(p *specs.Process, opts *ExecOpts) (*Process, error) {
 		makeConfig: func(pid int) *initConfig {
 			proc.Pid = pid
 			return &initConfig{
-				Mode:        modeExec,
-				ID:          c.ID,
-				Config:      cfg,
-				Process:     p,
-				PreserveFds: opts.PreserveFds,
+				Mode:          modeExec,
+				ID:            c.ID,
+				Config:        cfg,
+				Process:       p,
+				PreserveFds:   opts.PreserveFds,
+				SeccompFilter: c.state.SeccompFilter,
 			}
 		},
 		onHooks: func(int) error {

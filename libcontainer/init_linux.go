@@ -343,10 +343,14 @@ func (i *initState) finishProcess() error {
 // loadSeccomp loads the container's filter in this thread and hands a
 // notify listener, if any, to the parent.
 func (i *initState) loadSeccomp() error {
-	if i.cfg.Config.Seccomp == nil {
+	if len(i.cfg.SeccompFilter) == 0 {
 		return nil
 	}
-	fd, err := seccomp.InitSeccomp(i.cfg.Config.Seccomp)
+	var filter seccomp.Filter
+	if err := filter.UnmarshalBinary(i.cfg.SeccompFilter); err != nil {
+		return fmt.Errorf("decode seccomp filter: %w", err)
+	}
+	fd, err := filter.Load()
 	if err != nil {
 		return fmt.Errorf("load seccomp filter: %w", err)
 	}

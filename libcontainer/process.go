@@ -44,6 +44,10 @@ type initConfig struct {
 	// NoNewKeyring keeps the caller's session keyring.
 	NoNewKeyring bool `json:"no_new_keyring,omitempty"`
 
+	// SeccompFilter is the container's filter, compiled by the parent
+	// (seccomp.Filter.MarshalBinary), for init to load last.
+	SeccompFilter []byte `json:"seccomp_filter,omitempty"`
+
 	// Dmz asks init to exec the process through the dmz stub.
 	Dmz bool `json:"dmz,omitempty"`
 }
@@ -137,7 +141,9 @@ func startInit(s *startSpec) (res *started, retErr error) {
 		fmt.Sprintf("%s=%d", envInitPipe, 3+len(files)-2),
 		fmt.Sprintf("%s=%d", envLogPipe, 3+len(files)-1),
 		envLogLevel + "=" + logrus.GetLevel().String(),
-		"GOMAXPROCS=" + os.Getenv("GOMAXPROCS"),
+		// init does one thing at a time; a fixed GOMAXPROCS also spares
+		// the runtime reading (and keeping open) the cgroup's cpu limits.
+		"GOMAXPROCS=1",
 	}
 	if s.fifo != nil {
 		files = append(files, s.fifo)

@@ -28,6 +28,10 @@ var (
 )
 
 const (
+	// seccompCacheDir, under the root, holds compiled seccomp filters;
+	// its name is not a valid container id, so it is never listed.
+	seccompCacheDir = ":seccomp-cache"
+
 	stateFile = "state.json"
 	fifoName  = "exec.fifo"
 	lockName  = ".lock"
@@ -64,6 +68,10 @@ type State struct {
 	Owner       string            `json:"owner"`
 	Config      *configs.Config   `json:"config"`
 	CgroupPaths map[string]string `json:"cgroup_paths,omitempty"`
+
+	// SeccompFilter is the compiled filter of the container, which
+	// every exec'd process gets too.
+	SeccompFilter []byte `json:"seccomp_filter,omitempty"`
 
 	// NamespacePaths are /proc/INIT/ns/* of each of its namespaces.
 	NamespacePaths map[configs.NamespaceType]string `json:"namespace_paths"`
