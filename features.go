@@ -47,9 +47,11 @@ func featureSet() *features.Features {
 			Cgroup: &features.Cgroup{
 				V1: &t, V2: &t,
 			},
-			Seccomp:  seccomp.FeaturesInfo(),
-			Apparmor: &features.Apparmor{Enabled: new(bool)},
-			Selinux:  &features.Selinux{Enabled: new(bool)},
+			Seccomp: seccomp.FeaturesInfo(),
+			// Both are applied by init (package lsm); the host may still
+			// lack them, which "enabled" does not describe.
+			Apparmor: &features.Apparmor{Enabled: &t},
+			Selinux:  &features.Selinux{Enabled: &t},
 			IntelRdt: &features.IntelRdt{Enabled: new(bool)},
 			MountExtensions: &features.MountExtensions{
 				// id-mapped bind mounts, made by the parent with
