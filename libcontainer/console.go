@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
+	"strconv"
 
 	"github.com/containerd/console"
 	"golang.org/x/sys/unix"
@@ -37,8 +39,21 @@ func sendConsole(path string, master *os.File) error {
 }
 
 func sendFdNamed(path string, f *os.File, name string) error {
+	addr := path
+	// A path too long for sun_path (unix(7)) is reached through an fd
+	// of its directory.
+	if len(path) >= len(unix.RawSockaddrUnix{}.Path) {
+		dir, err := os.OpenFile(filepath.Dir(path),
+			unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("connect to console socket %s: %w", path, err)
+		}
+		defer dir.Close()
+		addr = "/proc/self/fd/" + strconv.Itoa(int(dir.Fd())) + "/" +
+			filepath.Base(path)
+	}
 	conn, err := net.DialUnix("unix", nil,
-		&net.UnixAddr{Name: path, Net: "unix"})
+		&net.UnixAddr{Name: addr, Net: "unix"})
 	if err != nil {
 		// net's error repeats the path: keep the system call's.
 		var opErr *net.OpError
