@@ -108,7 +108,11 @@ func createPath(root, dir string) error {
 	cur := root
 	elems := strings.Split(rel, "/")
 	for _, elem := range elems {
-		if err := enableControllers(cur); err != nil {
+		// A cgroup above a subtree delegated to the user is not the
+		// user's to change (cgroup-v2.rst, "Delegation"): the mkdir
+		// below says whether the user may go on.
+		err := enableControllers(cur)
+		if err != nil && !cgroups.IsPermission(err) {
 			return err
 		}
 		cur = filepath.Join(cur, elem)

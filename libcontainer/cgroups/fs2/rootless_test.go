@@ -53,3 +53,27 @@ func TestRootlessWithLimitsNeedsDelegation(t *testing.T) {
 		t.Fatal("not rootless, unwritable cgroup: no error")
 	}
 }
+
+// A subtree delegated to the user below a root it may not change: the
+// container's cgroup is made in the subtree, as on a systemd host's
+// user@.service or a delegated container manager.
+func TestRootlessUsesDelegatedSubtree(t *testing.T) {
+	root := cgrouptest.FakeDir(t, map[string]string{
+		"cgroup.controllers": "pids", "cgroup.subtree_control": "",
+		"deleg/cgroup.controllers":     "pids",
+		"deleg/cgroup.subtree_control": "",
+		"deleg/ctr/cgroup.procs":       "",
+	})
+	cgrouptest.Unwritable(t, filepath.Join(root, "cgroup.subtree_control"))
+	dir := filepath.Join(root, "deleg", "ctr")
+	m := NewManager(&configs.Cgroup{}, root, dir, true)
+	if err := m.Apply(77); err != nil {
+		t.Fatalf("rootless Apply in a delegated subtree: %v", err)
+	}
+	if got := m.Paths()[""]; got != dir {
+		t.Fatalf("Paths() = %v, want the delegated %s", m.Paths(), dir)
+	}
+	cgrouptest.Expect(t, dir, map[string]string{"cgroup.procs": "77"})
+	cgrouptest.Expect(t, filepath.Join(root, "deleg"),
+		map[string]string{"cgroup.subtree_control": "+pids"})
+}
