@@ -145,7 +145,7 @@ rootless_bundle() {
 	[[ "${lines[1]}" =~ ^\ +0\ +$RL_GID\ +1$ ]]
 }
 
-@test "several ranges are mapped through newuidmap and newgidmap" {
+@test "several ranges are mapped through newuidmap and newgidmap, with setgroups allowed" {
 	rootless_bundle busybox
 	update_config '.linux.uidMappings = [
 			{"containerID": 0, "hostID": ($uid | tonumber), "size": 1},
@@ -153,7 +153,7 @@ rootless_bundle() {
 		| .linux.gidMappings = [
 			{"containerID": 0, "hostID": ($gid | tonumber), "size": 1},
 			{"containerID": 1, "hostID": ($subgid | tonumber), "size": 65536}]
-		| .process.user = {"uid": 1000, "gid": 1000}' \
+		| .process.user = {"uid": 1000, "gid": 1000, "additionalGids": [5]}' \
 		--arg uid "$RL_UID" --arg gid "$RL_GID" \
 		--arg subuid "$RL_SUBUID" --arg subgid "$RL_SUBGID"
 	set_args sleep 100
@@ -168,6 +168,10 @@ rootless_bundle() {
 	[ "$(wc -l <"/proc/$pid/gid_map")" -eq 2 ]
 	[ "$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status")" = $((RL_SUBUID + 999)) ]
 	[ "$(awk '/^Gid:/ { print $2 }' "/proc/$pid/status")" = $((RL_SUBGID + 999)) ]
+	# newgidmap wrote the gid map, so setgroups stays allowed and the
+	# additional gid is set.
+	[ "$(cat "/proc/$pid/setgroups")" = allow ]
+	[ "$(awk '/^Groups:/ { print $2 }' "/proc/$pid/status")" = $((RL_SUBGID + 4)) ]
 }
 
 @test "a rootless container runs without a cgroup when the user cannot make one" {
