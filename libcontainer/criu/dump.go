@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/checkpoint-restore/go-criu/v6/rpc"
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
@@ -23,7 +25,7 @@ const (
 	restoreLog = "restore.log"
 
 	// descriptorsFile holds what fds 0, 1 and 2 of init were at dump
-	// time (readlink of /proc/PID/fd/N), a JSON list of strings.
+	// time, a JSON list of strings; see stdioDescriptors.
 	descriptorsFile = "descriptors.json"
 )
 
@@ -97,6 +99,15 @@ func Dump(t *Target, o *Options, cb *Callbacks) error {
 	if err != nil {
 		return err
 	}
+	var stdio []string
+	if !o.PreDump {
+		var ext []string
+		stdio, ext, err = stdioDescriptors(t.InitPid)
+		if err != nil {
+			return err
+		}
+		env.external = append(env.external, ext...)
+	}
 
 	images, err := openDir(o.ImagePath, true)
 	if err != nil {
@@ -116,7 +127,7 @@ func Dump(t *Target, o *Options, cb *Callbacks) error {
 	}
 
 	if !o.PreDump {
-		if err := writeDescriptors(o.ImagePath, t.InitPid); err != nil {
+		if err := writeDescriptors(o.ImagePath, stdio); err != nil {
 			return err
 		}
 	}
@@ -134,7 +145,7 @@ func Dump(t *Target, o *Options, cb *Callbacks) error {
 		r.statusFd = o.StatusFd
 	}
 	if _, err := r.run(); err != nil {
-		return fmt.Errorf("%w (log: %s)", err, filepath.Join(logDir, dumpLog))
+		return withLog(err, filepath.Join(logDir, dumpLog))
 	}
 	return nil
 }
@@ -265,17 +276,66 @@ func externalNamespaces(cfg *configs.Config) ([]string, error) {
 	return ext, nil
 }
 
-// writeDescriptors records init's stdio for the restore, which gives the
-// restored process the restoring caller's pipes in place of these.
-func writeDescriptors(imagePath string, pid int) error {
-	fds := make([]string, 3)
+// stdioDescriptors says what init's fds 0, 1 and 2 are, for the restore
+// to hand the restored process its own stdio in their place: the
+// readlink of /proc/PID/fd/N ("pipe:[1234]", "/dev/null"), as runc
+// records it, or for a regular file on a mount outside the container (a
+// log file of the caller's) criu's external name of it, "file[MNT:INO]"
+// in hex, which is also returned in external: criu cannot save such a
+// file, only leave it out.
+func stdioDescriptors(pid int) (fds, external []string, err error) {
+	infos, err := mountinfo.PidMountInfo(pid)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read mounts of %d: %w", pid, err)
+	}
+	inside := map[int]bool{}
+	for _, mi := range infos {
+		inside[mi.ID] = true
+	}
+
+	fds = make([]string, 3)
+	proc := "/proc/" + strconv.Itoa(pid)
 	for i := range fds {
-		link, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/fd/" +
-			strconv.Itoa(i))
-		if err == nil {
-			fds[i] = link
+		n := strconv.Itoa(i)
+		link, err := os.Readlink(proc + "/fd/" + n)
+		if err != nil {
+			// A closed fd: nothing to restore.
+			continue
+		}
+		fds[i] = link
+		var st unix.Stat_t
+		if err := unix.Stat(proc+"/fd/"+n, &st); err != nil ||
+			st.Mode&unix.S_IFMT != unix.S_IFREG {
+			continue
+		}
+		mntID, err := fdMountID(proc + "/fdinfo/" + n)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !inside[mntID] {
+			fds[i] = fmt.Sprintf("file[%x:%x]", mntID, st.Ino)
+			external = append(external, fds[i])
 		}
 	}
+	return fds, external, nil
+}
+
+// fdMountID reads the mnt_id line of /proc/PID/fdinfo/N (proc(5)).
+func fdMountID(path string) (int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "mnt_id:"); ok {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return 0, fmt.Errorf("%s: no mnt_id", path)
+}
+
+// writeDescriptors saves what stdioDescriptors found, a JSON list.
+func writeDescriptors(imagePath string, fds []string) error {
 	data, err := json.Marshal(fds)
 	if err != nil {
 		return err

@@ -111,8 +111,7 @@ func Restore(t *RestoreTarget, o *Options, cb *Callbacks) error {
 		err = fmt.Errorf("remove criu root: %w", rmErr)
 	}
 	if err != nil {
-		return fmt.Errorf("%w (log: %s)", err, filepath.Join(logDir,
-			restoreLog))
+		return withLog(err, filepath.Join(logDir, restoreLog))
 	}
 	return nil
 }
@@ -243,9 +242,10 @@ func restoreOpts(cfg *configs.Config, o *Options, env *restoreEnv,
 	return opts
 }
 
-// inheritStdio reads which of init's stdio were pipes at dump time and
-// tells criu to use criu's own fd of the same number in their place. A
-// pipe cannot be restored otherwise: its other end is not in the images.
+// inheritStdio reads which of init's stdio were pipes or files outside
+// the container at dump time and tells criu to use criu's own fd of the
+// same number in their place. They cannot be restored otherwise: the
+// other end of a pipe, or the file, is not in the images.
 func inheritStdio(imagePath string) ([]*rpc.InheritFd, error) {
 	p := filepath.Join(imagePath, descriptorsFile)
 	data, err := os.ReadFile(p)
@@ -262,7 +262,8 @@ func inheritStdio(imagePath string) ([]*rpc.InheritFd, error) {
 	}
 	var inherit []*rpc.InheritFd
 	for i, link := range fds {
-		if strings.HasPrefix(link, "pipe:") {
+		if strings.HasPrefix(link, "pipe:") ||
+			strings.HasPrefix(link, "file[") {
 			inherit = append(inherit, &rpc.InheritFd{
 				Key: proto.String(link), Fd: proto.Int32(int32(i))})
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 
 	"github.com/checkpoint-restore/go-criu/v6/rpc"
 	"golang.org/x/sys/unix"
@@ -244,16 +245,81 @@ func (r *swrkRun) notify(n *rpc.CriuNotify, fds []int) error {
 	return nil
 }
 
+// FailedError is a dump, pre-dump or restore that criu reported as
+// failed.
+type FailedError struct {
+	// Op is "dump", "pre-dump", "restore" or "feature check".
+	Op string
+	// Msg is why, from criu's log where that says more than its answer.
+	Msg string
+	// Log is the log file, when known.
+	Log string
+}
+
+func (e *FailedError) Error() string {
+	s := "criu " + e.Op + " failed: " + e.Msg
+	if e.Log != "" {
+		s += " (log: " + e.Log + ")"
+	}
+	return s
+}
+
 // failure turns an unsuccessful answer into an error.
 func failure(resp *rpc.CriuResp) error {
-	msg := resp.GetCrErrmsg()
+	// criu's message is its first error, on one or more lines.
+	msg := strings.Join(strings.Fields(resp.GetCrErrmsg()), " ")
 	if msg == "" && resp.GetCrErrno() != 0 {
 		msg = unix.Errno(resp.GetCrErrno()).Error()
 	}
 	if msg == "" {
-		msg = "failed"
+		msg = "no reason given"
 	}
-	return fmt.Errorf("criu %s: %s", reqName(resp.GetType()), msg)
+	return &FailedError{Op: reqName(resp.GetType()), Msg: msg}
+}
+
+// withLog names the log of a failed request in err, and takes the reason
+// from it: criu's answer carries its first error, which on this machine
+// kind is a harmless one (it cannot raise its own RLIMIT_NOFILE without
+// CAP_SYS_RESOURCE).
+func withLog(err error, logPath string) error {
+	var fe *FailedError
+	if !errors.As(err, &fe) {
+		if _, serr := os.Stat(logPath); serr != nil {
+			// criu did not get as far as its log.
+			return err
+		}
+		return fmt.Errorf("%w (log: %s)", err, logPath)
+	}
+	fe.Log = logPath
+	if msg := logError(logPath); msg != "" {
+		fe.Msg = msg
+	}
+	return fe
+}
+
+// logError picks the first error of a criu log that is not about
+// criu's own resource limits, without its time stamp, pid and source
+// position:
+//
+//	(00.179696) Error (criu/files-reg.c:1790): Can't lookup mount=27 ...
+//	(00.128371)     11: Error (soccr/soccr.c:529): Can't connect ...
+func logError(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		_, rest, ok := strings.Cut(line, "Error (")
+		if !ok {
+			continue
+		}
+		_, msg, ok := strings.Cut(rest, "): ")
+		if !ok || strings.HasPrefix(msg, "rlimit:") {
+			continue
+		}
+		return strings.TrimSpace(msg)
+	}
+	return ""
 }
 
 func reqName(t rpc.CriuReqType) string {

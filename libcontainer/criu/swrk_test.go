@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -141,7 +142,7 @@ func TestSwrkReportsCriuError(t *testing.T) {
 	r := &swrkRun{req: testReq(rpc.CriuReqType_DUMP),
 		cb: &Callbacks{}, statusFd: -1}
 	_, err := r.run()
-	want := "criu dump: Can't dump ghost file"
+	want := "criu dump failed: Can't dump ghost file"
 	if err == nil || err.Error() != want {
 		t.Fatalf("run: %v, want %q", err, want)
 	}
@@ -189,4 +190,34 @@ func dupFd(f *os.File) (int, error) { return unix.Dup(int(f.Fd())) }
 func testReq(typ rpc.CriuReqType) *rpc.CriuReq {
 	fd := int32(-1)
 	return &rpc.CriuReq{Type: &typ, Opts: &rpc.CriuOpts{ImagesDirFd: &fd}}
+}
+
+func TestFailureNamesFirstRealErrorOfLog(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "dump.log")
+	err := os.WriteFile(log, []byte(`(00.000010) Version: 4.2.1
+(00.056328) Error (criu/util.c:1534): rlimit: Can't setup RLIMIT_NOFILE for self: Operation not permitted
+(00.179696) Error (criu/files-reg.c:1790): Can't lookup mount=27 for fd=1 path=/tmp/out
+(00.179715) Error (criu/cr-dump.c:1545): Dump files (pid: 31732) failed with -1
+(00.258763) Error (criu/cr-dump.c:1975): Dumping FAILED.
+`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := "rlimit: Can't setup\nRLIMIT_NOFILE"
+	typ := rpc.CriuReqType_DUMP
+	failed := failure(&rpc.CriuResp{Type: &typ, CrErrmsg: &msg})
+	got := withLog(failed, log).Error()
+	want := "criu dump failed: Can't lookup mount=27 for fd=1 path=/tmp/out" +
+		" (log: " + log + ")"
+	if got != want {
+		t.Fatalf("error\n got %q\nwant %q", got, want)
+	}
+
+	// Without a log, criu's own message, on one line.
+	got = withLog(failure(&rpc.CriuResp{Type: &typ, CrErrmsg: &msg}),
+		filepath.Join(t.TempDir(), "none.log")).Error()
+	if strings.Contains(got, "\n") || !strings.Contains(got,
+		"rlimit: Can't setup RLIMIT_NOFILE") {
+		t.Fatalf("error without log: %q", got)
+	}
 }

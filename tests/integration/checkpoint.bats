@@ -14,6 +14,9 @@ setup() {
 
 teardown() {
 	teardown_common
+	if [ -n "${NETNS:-}" ]; then
+		ip netns delete "$NETNS" 2>/dev/null || true
+	fi
 }
 
 # requires_criu skips a test when there is no criu that works here.
@@ -284,8 +287,11 @@ wait_for_count() {
 
 	# Without the flag criu refuses the open connection, and the
 	# container runs on.
-	run towel checkpoint --image-path "$IMAGES" --work-path "$WORK" "$CT"
+	run --separate-stderr towel checkpoint --image-path "$IMAGES" \
+		--work-path "$WORK" "$CT"
 	[ "$status" -ne 0 ]
+	one_line_error
+	[[ "$stderr" == *"criu dump failed: "*"(log: $WORK/dump.log)"* ]]
 	[ "$(status_of "$CT")" = running ]
 
 	checkpoint "$CT" --tcp-established
@@ -438,4 +444,81 @@ wait_for_count() {
 	run towel features
 	[ "$status" -eq 0 ]
 	jq -e '.annotations["org.opencontainers.runc.checkpoint.enabled"] == "true"' <<<"$output"
+}
+
+@test "a foreground restore gives the process its pipes and exits with its status" {
+	requires_criu
+	set_args sh -c 'i=0; while [ $i -lt 30 ]; do i=$((i+1)); echo $i; echo $i > /tmp/count; sleep 0.1; done; exit 3'
+	# A pipe for stdout: criu cannot save the other end of a pipe, the
+	# restore puts its own stdout in its place.
+	towel run --detach --bundle "$BUNDLE" "$CT" </dev/null 2>/dev/null \
+		> >(cat >"$BATS_TEST_TMPDIR/before")
+	wait_for_count "$BUNDLE/rootfs/tmp/count" 3
+	checkpoint "$CT"
+	local saved
+	saved=$(cat "$BUNDLE/rootfs/tmp/count")
+
+	run towel restore --bundle "$BUNDLE" --image-path "$IMAGES" "$CT" </dev/null
+	[ "$status" -eq 3 ]
+	# The count goes on where it stood, on restore's stdout, to its end.
+	[ "${lines[0]}" -ge "$saved" ] && [ "${lines[0]}" -le $((saved + 1)) ]
+	[ "${lines[-1]}" = 30 ]
+	# A foreground restore deletes the container when it exits.
+	run towel state "$CT"
+	[ "$status" -ne 0 ]
+}
+
+@test "the org.criu.config annotation names criu's configuration file" {
+	requires_criu
+	echo "log-file=custom.log" >"$BATS_TEST_TMPDIR/criu.conf"
+	update_config '.annotations["org.criu.config"] = $f' \
+		--arg f "$BATS_TEST_TMPDIR/criu.conf"
+	start_counter "$CT"
+	checkpoint "$CT"
+	[ -f "$WORK/custom.log" ]
+	[ ! -e "$WORK/dump.log" ]
+	restore "$CT"
+	[ -f "$WORK/custom.log" ]
+	[ ! -e "$WORK/restore.log" ]
+	[ "$(status_of "$CT")" = running ]
+}
+
+@test "a container in a network namespace joined by path is restored into it" {
+	requires_criu
+	local ns=towel-cr-$$-$BATS_TEST_NUMBER
+	ip netns add "$ns"
+	NETNS=$ns
+	update_config '(.linux.namespaces[] | select(.type == "network")).path = $p' \
+		--arg p "/run/netns/$ns"
+	start_counter "$CT"
+	local inode
+	inode=$(stat -L -c %i "/run/netns/$ns")
+
+	checkpoint "$CT"
+	restore "$CT"
+	local pid
+	pid=$(pid_of "$CT")
+	[ "$(stat -L -c %i "/proc/$pid/ns/net")" = "$inode" ]
+	towel delete --force "$CT"
+	ip netns delete "$ns"
+}
+
+@test "a container whose stdio are files of the caller gets restore's stdio" {
+	requires_criu
+	set_args sh -c 'i=0; while true; do i=$((i+1)); echo $i; echo $i > /tmp/count; sleep 0.2; done'
+	# Files on a mount the container does not see: criu cannot save
+	# them, the restore hands over its own in their place. Opened for
+	# appending, as logs are: criu checks the size of other files.
+	towel run --detach --bundle "$BUNDLE" "$CT" </dev/null \
+		>>"$BATS_TEST_TMPDIR/before" 2>&1
+	wait_for_count "$BUNDLE/rootfs/tmp/count" 3
+	checkpoint "$CT"
+	local saved
+	saved=$(cat "$BUNDLE/rootfs/tmp/count")
+
+	towel restore --detach --bundle "$BUNDLE" --image-path "$IMAGES" "$CT" \
+		</dev/null >>"$BATS_TEST_TMPDIR/after" 2>&1
+	wait_for_count "$BUNDLE/rootfs/tmp/count" $((saved + 3))
+	[ "$(tail -n 1 "$BATS_TEST_TMPDIR/before")" = "$saved" ]
+	[ "$(head -n 1 "$BATS_TEST_TMPDIR/after")" = $((saved + 1)) ]
 }
