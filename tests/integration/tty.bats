@@ -83,12 +83,15 @@ expect_or_fail() {
 }
 
 @test "run with a terminal: the pty has the caller's size and follows SIGWINCH" {
-	set_args sh -c 'stty size; echo ready; read x; stty size'
+	# SIGWINCH reaches towel a little after the resize: poll for it.
+	set_args sh -c 'stty size; echo ready; read x
+		for i in $(seq 50); do s=$(stty size); [ "$s" = "40 120" ] && break; sleep 0.1; done
+		echo "size:$s"'
 	in_pty "$(expect_or_fail '33 99')
 		$(expect_or_fail ready)
 		exec stty rows 40 cols 120 < \$spawn_out(slave,name)
 		send \"\\r\"
-		$(expect_or_fail '40 120')" run --bundle "$BUNDLE" "$CT"
+		$(expect_or_fail 'size:40 120')" run --bundle "$BUNDLE" "$CT"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"towel-exit=0"* ]]
