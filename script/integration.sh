@@ -25,6 +25,9 @@ fi
 reaper=()
 command -v tini >/dev/null && reaper=(tini -s -g --)
 
+# A test that hangs is failed after this many seconds, not waited for.
+export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-300}
+
 log=$(mktemp /tmp/towel-integration.XXXXXX)
 trap 'rm -f "$log"' EXIT
 

@@ -131,7 +131,7 @@ teardown() {
 	update_config '.linux.resources.cpu = {"shares": 512, "cpus": "9999"}'
 	local before
 	before=$(snapshot)
-	run --separate-stderr towel create --bundle "$BUNDLE" "$CT"
+	towel_captured create --bundle "$BUNDLE" "$CT"
 	[ "$status" -ne 0 ]
 	assert_nothing_left "$before" "$CT"
 }
@@ -159,4 +159,356 @@ teardown() {
 	[ "$status" -eq 0 ]
 	[[ "${lines[0]}" == "cgroup /"*"$CT"* ]]
 	[ "${lines[1]}" = removed ]
+}
+
+# The tests below exercise cgroup v1 on the host: every resource field is
+# set and read back from its file, update changes a running container,
+# kill reaches every process, pre-existing cgroups are refused. Their v2
+# counterparts are in cgroups_v2.bats.
+
+requires_v1() {
+	cgroup_v2 && skip "cgroup v1 test on a cgroup v2 host"
+	return 0
+}
+
+# v1_dir CONTROLLER prints the container's directory in that hierarchy.
+v1_dir() {
+	cgroup_dir "$(pid_of "$CT")" "$1"
+}
+
+# whole_disk prints MAJOR:MINOR of a whole disk (blk-throttle takes no
+# partitions).
+whole_disk() {
+	lsblk -dn -o MAJ:MIN,TYPE | awk '$2 == "disk" { print $1; exit }' |
+		tr -d ' '
+}
+
+# wait_for_empty DIR waits up to 10 s for the cgroup DIR to have no
+# process left.
+wait_for_empty() {
+	local i
+	for i in $(seq 100); do
+		[ -z "$(cat "$1/cgroup.procs")" ] && return 0
+		sleep 0.1
+	done
+	echo "processes left in $1: $(cat "$1/cgroup.procs")" >&2
+	return 1
+}
+
+@test "v1: memory reservation, swappiness and disableOOMKiller are written" {
+	requires_v1
+	update_config '.linux.resources.memory = {"limit": 67108864,
+		"reservation": 33554432, "swappiness": 20,
+		"disableOOMKiller": true}'
+	run_detached "$CT"
+	local dir
+	dir=$(v1_dir memory)
+	[ "$(cat "$dir/memory.limit_in_bytes")" = 67108864 ]
+	[ "$(cat "$dir/memory.soft_limit_in_bytes")" = 33554432 ]
+	[ "$(cat "$dir/memory.swappiness")" = 20 ]
+	grep -qx 'oom_kill_disable 1' "$dir/memory.oom_control"
+}
+
+@test "v1: memory.useHierarchy true is written" {
+	requires_v1
+	update_config '.linux.resources.memory = {"useHierarchy": true}'
+	run_detached "$CT"
+	[ "$(cat "$(v1_dir memory)/memory.use_hierarchy")" = 1 ]
+}
+
+@test "v1: memory.kernelTCP is written, memory.kernel is ignored with a warning" {
+	requires_v1
+	[ -e "$(cgroup_dir $$ memory)/memory.kmem.tcp.limit_in_bytes" ] ||
+		skip "kernel has no kmem.tcp accounting"
+	local before
+	before=$(cat "$(cgroup_dir $$ memory)/memory.kmem.limit_in_bytes")
+	update_config '.linux.resources.memory = {"kernel": 33554432,
+		"kernelTCP": 16777216}'
+	run_detached "$CT"
+	grep -q 'memory.kernel is ignored' "$BATS_TEST_TMPDIR/$CT.err"
+	local dir
+	dir=$(v1_dir memory)
+	[ "$(cat "$dir/memory.kmem.tcp.limit_in_bytes")" = 16777216 ]
+	[ "$(cat "$dir/memory.kmem.limit_in_bytes")" != 33554432 ]
+}
+
+@test "v1: cpu burst and realtime runtime and period are written" {
+	requires_v1
+	update_config '.linux.resources.cpu = {"quota": 20000, "period": 100000,
+		"burst": 5000, "realtimeRuntime": 10000, "realtimePeriod": 500000}'
+	run_detached "$CT"
+	local dir
+	dir=$(v1_dir cpu)
+	[ "$(cat "$dir/cpu.cfs_burst_us")" = 5000 ]
+	[ "$(cat "$dir/cpu.rt_runtime_us")" = 10000 ]
+	[ "$(cat "$dir/cpu.rt_period_us")" = 500000 ]
+}
+
+@test "v1: cpu.idle is written, and the shares set with it are kept for when it is off" {
+	requires_v1
+	[ -e "$(cgroup_dir $$ cpu)/cpu.idle" ] || skip "kernel has no cpu.idle"
+	update_config '.linux.resources.cpu = {"shares": 512, "idle": 1}'
+	run_detached "$CT"
+	local dir
+	dir=$(v1_dir cpu)
+	[ "$(cat "$dir/cpu.idle")" = 1 ]
+
+	towel update --cpu-idle 0 "$CT"
+	[ "$(cat "$dir/cpu.idle")" = 0 ]
+	[ "$(cat "$dir/cpu.shares")" = 512 ]
+}
+
+@test "v1: cpuset cpus and mems are written" {
+	requires_v1
+	update_config '.linux.resources.cpu = {"cpus": "0", "mems": "0"}'
+	run_detached "$CT"
+	local dir
+	dir=$(v1_dir cpuset)
+	[ "$(cat "$dir/cpuset.cpus")" = 0 ]
+	[ "$(cat "$dir/cpuset.mems")" = 0 ]
+}
+
+@test "v1: block I/O throttling of a device is written to the four throttle files" {
+	requires_v1
+	local disk
+	disk=$(whole_disk)
+	[ -n "$disk" ] || skip "no whole disk on this host"
+	local major=${disk%:*} minor=${disk#*:}
+	update_config '.linux.resources.blockIO = {
+		"throttleReadBpsDevice": [{"major": $ma, "minor": $mi, "rate": 1048576}],
+		"throttleWriteBpsDevice": [{"major": $ma, "minor": $mi, "rate": 2097152}],
+		"throttleReadIOPSDevice": [{"major": $ma, "minor": $mi, "rate": 300}],
+		"throttleWriteIOPSDevice": [{"major": $ma, "minor": $mi, "rate": 400}]}' \
+		--argjson ma "$major" --argjson mi "$minor"
+	run_detached "$CT"
+	local dir
+	dir=$(v1_dir blkio)
+	[ "$(cat "$dir/blkio.throttle.read_bps_device")" = "$disk 1048576" ]
+	[ "$(cat "$dir/blkio.throttle.write_bps_device")" = "$disk 2097152" ]
+	[ "$(cat "$dir/blkio.throttle.read_iops_device")" = "$disk 300" ]
+	[ "$(cat "$dir/blkio.throttle.write_iops_device")" = "$disk 400" ]
+}
+
+@test "v1: hugetlb limits go to the unified hierarchy of a hybrid host, reservations too" {
+	requires_v1
+	findmnt -n -t cgroup -O hugetlb >/dev/null &&
+		skip "hugetlb is a v1 hierarchy here"
+	[ -e "$(cgroup_dir $$ hugetlb)/hugetlb.2MB.max" ] ||
+		skip "no hugetlb controller in the unified hierarchy"
+	update_config '.linux.resources.hugepageLimits = [
+		{"pageSize": "2MB", "limit": 6291456}]'
+	run_detached "$CT"
+	local dir
+	dir=$(cgroup_dir "$(pid_of "$CT")" hugetlb)
+	[[ "$dir" == */unified/* ]]
+	[ "$(cat "$dir/hugetlb.2MB.max")" = 6291456 ]
+	if [ -e "$dir/hugetlb.2MB.rsvd.max" ]; then
+		[ "$(cat "$dir/hugetlb.2MB.rsvd.max")" = 6291456 ]
+	fi
+}
+
+@test "v1: net_cls classID and net_prio priorities are written" {
+	requires_net_cls
+	update_config '.linux.resources.network = {"classID": 1048577,
+		"priorities": [{"name": "lo", "priority": 7}]}'
+	set_args sleep 1000
+	# shellcheck disable=SC2016 # expanded in the namespace
+	run in_v1_net '
+		trap "towel delete --force \"\$CT\" >/dev/null 2>&1" EXIT
+		run_detached "$CT" || { cat "$BATS_TEST_TMPDIR/$CT.err"; exit 1; }
+		pid=$(pid_of "$CT")
+		path=$(awk -F: "\$2 == \"net_cls,net_prio\" { print \$3 }" \
+			/proc/$pid/cgroup)
+		dir=/sys/fs/cgroup/net_cls,net_prio$path
+		echo "path $path"
+		cat "$dir/net_cls.classid"
+		grep "^lo " "$dir/net_prio.ifpriomap"'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "path /$CT" ]
+	[ "${lines[1]}" = 1048577 ]
+	[ "${lines[2]}" = "lo 7" ]
+}
+
+@test "v1: a limit this host cannot enforce fails create with a clear error and leaves nothing" {
+	requires_v1
+	local dir
+	dir=$(cgroup_dir $$ blkio)
+	local -a cases=()
+	[ -e "$dir/blkio.weight" ] || [ -e "$dir/blkio.bfq.weight" ] ||
+		cases+=('.linux.resources.blockIO = {"weight": 500}|weight')
+	grep -qw rdma /proc/cgroups ||
+		cases+=('.linux.resources.rdma = {"mlx5_0": {"hcaHandles": 3}}|rdma')
+	cases+=('.linux.resources.unified = {"pids.max": "10"}|unified')
+
+	local c filter want before
+	for c in "${cases[@]}"; do
+		filter=${c%|*} want=${c##*|}
+		rm -rf "$BUNDLE"
+		setup_busybox
+		update_config "$filter"
+		before=$(snapshot)
+		run --separate-stderr towel create --bundle "$BUNDLE" "$CT"
+		echo "$filter: $stderr"
+		[ "$status" -ne 0 ]
+		one_line_error
+		[[ "$stderr" == *"$want"* ]]
+		assert_nothing_left "$before" "$CT"
+	done
+}
+
+@test "v1: update changes the limits of a running container without killing it" {
+	requires_v1
+	update_config '.linux.resources = {"memory": {"limit": 67108864},
+		"cpu": {"shares": 256, "quota": 10000, "period": 100000},
+		"pids": {"limit": 20}}'
+	run_detached "$CT"
+	local pid
+	pid=$(pid_of "$CT")
+
+	towel update --memory 128M --memory-reservation 64M \
+		--memory-swap 256M --cpu-share 300 --cpu-quota 30000 \
+		--cpu-period 200000 --cpu-burst 1000 --cpu-rt-period 400000 \
+		--cpu-rt-runtime 2000 --cpuset-cpus 0 --pids-limit 50 "$CT"
+
+	local mem cpu
+	mem=$(v1_dir memory) cpu=$(v1_dir cpu)
+	[ "$(cat "$mem/memory.limit_in_bytes")" = 134217728 ]
+	[ "$(cat "$mem/memory.soft_limit_in_bytes")" = 67108864 ]
+	[ "$(cat "$mem/memory.memsw.limit_in_bytes")" = 268435456 ]
+	[ "$(cat "$cpu/cpu.shares")" = 300 ]
+	[ "$(cat "$cpu/cpu.cfs_quota_us")" = 30000 ]
+	[ "$(cat "$cpu/cpu.cfs_period_us")" = 200000 ]
+	[ "$(cat "$cpu/cpu.cfs_burst_us")" = 1000 ]
+	[ "$(cat "$cpu/cpu.rt_period_us")" = 400000 ]
+	[ "$(cat "$cpu/cpu.rt_runtime_us")" = 2000 ]
+	[ "$(cat "$(v1_dir cpuset)/cpuset.cpus")" = 0 ]
+	[ "$(cat "$(v1_dir pids)/pids.max")" = 50 ]
+
+	[ "$(pid_of "$CT")" = "$pid" ]
+	[ "$(status_of "$CT")" = running ]
+	# The state keeps the new limits for the next update.
+	towel state "$CT" >/dev/null
+	towel update --pids-limit 60 "$CT"
+	[ "$(cat "$(v1_dir pids)/pids.max")" = 60 ]
+	[ "$(cat "$mem/memory.limit_in_bytes")" = 134217728 ]
+}
+
+@test "v1: update -r takes a resources file with block I/O and hugetlb limits" {
+	requires_v1
+	local disk
+	disk=$(whole_disk)
+	[ -n "$disk" ] || skip "no whole disk on this host"
+	run_detached "$CT"
+	jq -n --argjson ma "${disk%:*}" --argjson mi "${disk#*:}" '{
+		"blockIO": {"throttleReadBpsDevice": [{"major": $ma,
+			"minor": $mi, "rate": 4096000}]},
+		"hugepageLimits": [{"pageSize": "2MB", "limit": 2097152}]}' \
+		>"$BATS_TEST_TMPDIR/r.json"
+	towel update -r "$BATS_TEST_TMPDIR/r.json" "$CT"
+	[ "$(cat "$(v1_dir blkio)/blkio.throttle.read_bps_device")" = "$disk 4096000" ]
+	[ "$(cat "$(cgroup_dir "$(pid_of "$CT")" hugetlb)/hugetlb.2MB.max")" = 2097152 ]
+	[ "$(status_of "$CT")" = running ]
+}
+
+@test "v1: update with checkBeforeUpdate refuses a memory limit below the usage" {
+	requires_v1
+	update_config '.linux.resources.memory = {"limit": 67108864}'
+	run_detached "$CT"
+	echo '{"memory": {"limit": 4096, "checkBeforeUpdate": true}}' \
+		>"$BATS_TEST_TMPDIR/r.json"
+	run --separate-stderr towel update -r "$BATS_TEST_TMPDIR/r.json" "$CT"
+	echo "$stderr"
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"usage"* ]]
+	[ "$(cat "$(v1_dir memory)/memory.limit_in_bytes")" = 67108864 ]
+	[ "$(status_of "$CT")" = running ]
+}
+
+@test "v1: kill KILL of a container without a PID namespace kills every process in its cgroup" {
+	requires_v1
+	update_config '.linux.namespaces |= map(select(.type != "pid"))'
+	set_args sh -c 'sleep 1000 & sleep 1000 & exec sleep 1000'
+	run_detached "$CT"
+	local dir
+	dir=$(v1_dir pids)
+	sleep 0.3
+	[ "$(wc -l <"$dir/cgroup.procs")" -eq 3 ]
+
+	towel kill "$CT" KILL
+	wait_for_empty "$dir"
+	wait_for_status "$CT" stopped
+}
+
+@test "v1: kill TERM of a container without a PID namespace reaches every process" {
+	requires_v1
+	update_config '.linux.namespaces |= map(select(.type != "pid"))'
+	set_args sh -c 'sleep 1000 & sleep 1000 & exec sleep 1000'
+	run_detached "$CT"
+	local dir
+	dir=$(v1_dir pids)
+	sleep 0.3
+	[ "$(wc -l <"$dir/cgroup.procs")" -eq 3 ]
+
+	towel kill "$CT" TERM
+	wait_for_empty "$dir"
+	# The container is left running, not frozen.
+	[ "$(cat "$(v1_dir freezer)/freezer.state")" = THAWED ]
+}
+
+@test "v1: a pre-existing cgroup with a process in it is refused and left alone" {
+	requires_v1
+	local path=/towel-test-$$-pre-$BATS_TEST_NUMBER dir
+	dir=$(findmnt -n -o TARGET -t cgroup -O devices | head -n1)$path
+	mkdir "$dir"
+	sleep 1000 &
+	local sleeper=$!
+	echo "$sleeper" >"$dir/cgroup.procs"
+	update_config '.linux.cgroupsPath = $p' --arg p "$path"
+
+	run --separate-stderr towel create --bundle "$BUNDLE" "$CT"
+	kill "$sleeper"
+	wait "$sleeper" || true
+	echo "$stderr"
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"cgroup is not empty: 1 process(es) found"* ]]
+	[ -d "$dir" ]
+	rmdir "$dir"
+	[ ! -d "$ROOT/$CT" ]
+}
+
+@test "v1: a pre-existing frozen cgroup is refused and left alone" {
+	requires_v1
+	local path=/towel-test-$$-pre-$BATS_TEST_NUMBER dir
+	dir=$(findmnt -n -o TARGET -t cgroup -O freezer | head -n1)$path
+	mkdir "$dir"
+	echo FROZEN >"$dir/freezer.state"
+	update_config '.linux.cgroupsPath = $p' --arg p "$path"
+
+	run --separate-stderr towel create --bundle "$BUNDLE" "$CT"
+	local state
+	state=$(cat "$dir/freezer.state")
+	echo THAWED >"$dir/freezer.state"
+	rmdir "$dir"
+	echo "$stderr"
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *"cgroup unexpectedly frozen"* ]]
+	[ "$state" = FROZEN ]
+	[ -z "$(cgroups_named "towel-test-$$-pre-$BATS_TEST_NUMBER")" ]
+}
+
+@test "v1: a nested cgroupsPath creates the parents, and delete removes only the container's" {
+	requires_v1
+	local parent=towel-test-$$-nest-$BATS_TEST_NUMBER
+	update_config '.linux.cgroupsPath = $p | .linux.resources.pids = {"limit": 9}' \
+		--arg p "/$parent/a/$CT"
+	run_detached "$CT"
+	local dir
+	dir=$(v1_dir pids)
+	[[ "$dir" == */pids/$parent/a/$CT ]]
+	[ "$(cat "$dir/pids.max")" = 9 ]
+	towel delete --force "$CT"
+	[ ! -d "$dir" ]
+	[ -d "${dir%/*}" ]
+	find /sys/fs/cgroup -depth -type d -path "*/$parent*" -exec rmdir {} \;
 }

@@ -130,7 +130,7 @@ add_all_hooks() {
 	local before
 	before=$(snapshot)
 
-	run --separate-stderr towel create --bundle "$BUNDLE" "$CT"
+	towel_captured create --bundle "$BUNDLE" "$CT"
 	[ "$status" -ne 0 ]
 	[ -z "$(towel list -q)" ]
 	assert_nothing_left "$before" "$CT"
@@ -154,7 +154,7 @@ add_all_hooks() {
 	local before
 	before=$(snapshot)
 
-	run --separate-stderr towel create --bundle "$BUNDLE" "$CT"
+	towel_captured create --bundle "$BUNDLE" "$CT"
 	[ "$status" -ne 0 ]
 	[ -z "$(towel list -q)" ]
 	assert_nothing_left "$before" "$CT"
@@ -166,7 +166,7 @@ add_all_hooks() {
 	local before
 	before=$(snapshot)
 
-	run --separate-stderr towel create --bundle "$BUNDLE" "$CT"
+	towel_captured create --bundle "$BUNDLE" "$CT"
 	[ "$status" -ne 0 ]
 	assert_nothing_left "$before" "$CT"
 }
@@ -179,7 +179,7 @@ add_all_hooks() {
 	local before
 	before=$(snapshot)
 
-	run --separate-stderr towel create --bundle "$BUNDLE" "$CT"
+	towel_captured create --bundle "$BUNDLE" "$CT"
 	[ "$status" -ne 0 ]
 	assert_nothing_left "$before" "$CT"
 
