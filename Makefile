@@ -66,6 +66,15 @@ $(DMZ_STUB): libcontainer/dmz/_stub.c
 memfd-bind:
 	$(GO_BUILD) -o contrib/cmd/memfd-bind/memfd-bind ./contrib/cmd/memfd-bind
 
+.PHONY: install-memfd-bind
+install-memfd-bind: memfd-bind
+	install -D -m 0755 contrib/cmd/memfd-bind/memfd-bind \
+		$(DESTDIR)$(BINDIR)/memfd-bind
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|/usr/local/sbin/|$(BINDIR)/|g' \
+		contrib/cmd/memfd-bind/memfd-bind@.service \
+		>$(DESTDIR)$(PREFIX)/lib/systemd/system/memfd-bind@.service
+
 .PHONY: all
 all: towel man
 
