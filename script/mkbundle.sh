@@ -126,6 +126,9 @@ debian_cache() {
 		die "debootstrap failed, log in $tmp.log"
 	fi
 	rm -f "$tmp.log"
+	# mktemp made the directory 0700; as a root file system it must let
+	# every user in.
+	chmod 0755 "$tmp"
 	# debootstrap leaves the host's resolv.conf and apt caches behind.
 	rm -rf "$tmp"/var/cache/apt/archives/*.deb "$tmp"/var/lib/apt/lists/*
 	touch "$tmp/.complete"
