@@ -129,7 +129,9 @@ bench: towel
 	bench/lifecycle.sh $(BENCH_N)
 
 .PHONY: man
-man: $(MAN_OUT)
+man:
+	@command -v go-md2man >/dev/null || script/deps.sh build
+	$(MAKE) $(MAN_OUT)
 
 man/man8/%: man/%.md
 	@mkdir -p man/man8

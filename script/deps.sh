@@ -11,7 +11,7 @@ set -euo pipefail
 
 build_pkgs=(
 	gcc libc6-dev make pkg-config libseccomp-dev git
-	busybox-static jq
+	busybox-static jq go-md2man
 )
 test_pkgs=(
 	"${build_pkgs[@]}"
