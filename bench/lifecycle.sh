@@ -22,6 +22,8 @@ runc=${RUNC_BINARY:-$(command -v runc || true)}
 [ -x "$runc" ] || { echo "bench: runc not found (apt-get install runc)" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/towel-bench.XXXXXX)
+# Container ids name cgroups, which are machine-wide: make them unique.
+tag=towel-bench-$$
 cleanup() {
 	local rt
 	for rt in towel runc; do
@@ -49,57 +51,69 @@ wait_exit() {
 	done
 }
 
-# cycle RT ID prints the time of one create, start, wait, delete in ns.
+# cycle RT ID prints the time of one create, start, wait, delete in ns,
+# or FAIL (and cleans up) if a step failed.
 cycle() {
 	local bin=${!1} root=$work/$1 start pid
 	start=$(now_ns)
-	"$bin" --root "$root" create --bundle "$work/bundle" \
-		--pid-file "$work/$1.pid" "$2" </dev/null >/dev/null
-	pid=$(<"$work/$1.pid")
-	"$bin" --root "$root" start "$2"
-	wait_exit "$pid"
-	"$bin" --root "$root" delete "$2"
-	echo $(($(now_ns) - start))
+	if "$bin" --root "$root" create --bundle "$work/bundle" \
+		--pid-file "$work/$1.pid" "$2" </dev/null >/dev/null &&
+		pid=$(<"$work/$1.pid") &&
+		"$bin" --root "$root" start "$2" &&
+		wait_exit "$pid" &&
+		"$bin" --root "$root" delete "$2"; then
+		echo $(($(now_ns) - start))
+		return
+	fi
+	"$bin" --root "$root" delete --force "$2" >/dev/null 2>&1 || true
+	echo FAIL
 }
 
-# run_once RT ID prints the time of one run in ns.
+# run_once RT ID prints the time of one run in ns, or FAIL.
 run_once() {
 	local bin=${!1} root=$work/$1 start
 	start=$(now_ns)
-	"$bin" --root "$root" run --bundle "$work/bundle" "$2" </dev/null >/dev/null
-	echo $(($(now_ns) - start))
+	if "$bin" --root "$root" run --bundle "$work/bundle" "$2" </dev/null >/dev/null; then
+		echo $(($(now_ns) - start))
+		return
+	fi
+	"$bin" --root "$root" delete --force "$2" >/dev/null 2>&1 || true
+	echo FAIL
 }
 
-# median FILE prints the median of the numbers in FILE, in ms.
+# median FILE prints the median of the numbers in FILE, in ms, leaving
+# out the failed rounds.
 median() {
-	sort -n "$1" | awk '{ v[NR] = $1 } END {
+	grep -v FAIL "$1" | sort -n | awk '{ v[NR] = $1 } END {
+		if (NR == 0) { printf "-"; exit }
 		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
 		printf "%.1f", m / 1e6 }'
 }
 
 # One untimed round each, so that page cache and binaries are warm.
-cycle towel warm-c >/dev/null
-cycle runc warm-c >/dev/null
+cycle towel "$tag-warm" >/dev/null
+cycle runc "$tag-warm" >/dev/null
 
 for i in $(seq "$n"); do
 	# Alternate which runtime goes first, so neither always follows
 	# the other.
 	if [ $((i % 2)) -eq 0 ]; then order="towel runc"; else order="runc towel"; fi
 	for rt in $order; do
-		cycle "$rt" "c$i" >>"$work/$rt.cycle"
-		run_once "$rt" "r$i" >>"$work/$rt.run"
+		cycle "$rt" "$tag-c$i" >>"$work/$rt.cycle"
+		run_once "$rt" "$tag-r$i" >>"$work/$rt.run"
 	done
 done
 
 echo "towel: $("$towel" --version | head -n1)"
 echo "runc:  $("$runc" --version | head -n1)"
 echo "$n iterations, median milliseconds per container"
-printf '%-34s %8s %8s %12s\n' "" towel runc towel/runc
+printf '%-28s %8s %8s %11s %14s\n' "" towel runc towel/runc "failed t/r"
 for kind in cycle run; do
 	t=$(median "$work/towel.$kind")
 	r=$(median "$work/runc.$kind")
 	label="create+start+wait+delete"
 	[ "$kind" = run ] && label="run"
-	printf '%-34s %8s %8s %12s\n' "$label" "$t" "$r" \
-		"$(awk -v t="$t" -v r="$r" 'BEGIN { printf "%.2f", t / r }')"
+	printf '%-28s %8s %8s %11s %14s\n' "$label" "$t" "$r" \
+		"$(awk -v t="$t" -v r="$r" 'BEGIN { if (r > 0) printf "%.2f", t / r; else printf "-" }')" \
+		"$(grep -c FAIL "$work/towel.$kind")/$(grep -c FAIL "$work/runc.$kind")"
 done
