@@ -104,9 +104,10 @@ wait_task() {
 }
 
 # on_tty CMD runs the shell command CMD with a terminal on its stdio and
-# prints what it wrote, without carriage returns.
+# prints what it wrote, without carriage returns. A session that does not
+# end fails after 60 s.
 on_tty() {
-	script -qec "$1" /dev/null < <(sleep 2) | tr -d '\r'
+	timeout 60 script -qec "$1" /dev/null < <(sleep 2) | tr -d '\r'
 }
 
 @test "containerd runs a one-shot command with towel and gets its output and status" {
