@@ -310,6 +310,9 @@ func (i *initState) finishProcess() error {
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl PR_SET_KEEPCAPS: %w", err)
 	}
+	if err := chownStdio(int(p.User.UID)); err != nil {
+		return err
+	}
 	if err := switchUser(p); err != nil {
 		return err
 	}

@@ -372,3 +372,21 @@ plant_console() {
 	exec 7>&- 8>&-
 	[ "$reply" = echo:via-fifo ]
 }
+
+@test "terminal false: a non-root process can reopen its stdio pipes; a host file keeps its owner" {
+	update_config '.process.terminal = false | .process.user = {"uid": 1000, "gid": 1000}'
+	set_args sh -c 'echo via-dev-stdout >/dev/stdout; echo via-dev-stderr >/dev/stderr'
+	run bash -c '"$TOWEL_BINARY" --root "$ROOT" run --bundle "$BUNDLE" "$CT" </dev/null 2>/dev/null | cat'
+	[ "$status" -eq 0 ]
+	[ "$output" = via-dev-stdout ]
+	run bash -c '"$TOWEL_BINARY" --root "$ROOT" run --bundle "$BUNDLE" "$CT" </dev/null 2>&1 >/dev/null | cat'
+	[ "$status" -eq 0 ]
+	[ "$output" = via-dev-stderr ]
+
+	: >"$T/file"
+	set_args sh -c 'echo direct; echo reopened >/dev/stdout'
+	# The reopen fails here, as the file is root's.
+	towel run --bundle "$BUNDLE" "$CT" </dev/null >"$T/file" 2>/dev/null || true
+	[ "$(stat -c %u "$T/file")" = 0 ]
+	grep -qx direct "$T/file"
+}
