@@ -12,6 +12,10 @@
 //
 // The package does not know about containers; libcontainer decides where
 // the socket is bound and which process is the service's main one.
+//
+// BUG(towel): what a detached container sends after READY=1 (STATUS=,
+// WATCHDOG=1, STOPPING=1) reaches nobody: run -d and start return once
+// READY=1 is relayed, as runc's do, and nothing relays after them.
 package notify
 
 import (
