@@ -28,9 +28,9 @@ type event struct {
 type statsData struct {
 	*cgroups.Stats
 
-	// IntelRdt is the resctrl figures; towel manages no resctrl group,
-	// so it is always empty.
-	IntelRdt struct{} `json:"intel_rdt"`
+	// IntelRdt is the resctrl figures of a container with linux.intelRdt,
+	// an empty object for the others.
+	IntelRdt any `json:"intel_rdt"`
 
 	// NetworkInterfaces are counters of interfaces runc itself set up;
 	// an OCI container has none, so it is always null.
@@ -72,7 +72,7 @@ information is displayed once every 5 seconds.`,
 		}
 		enc := json.NewEncoder(os.Stdout)
 		if ctx.Bool("stats") {
-			st, err := c.Stats()
+			st, err := containerStats(c)
 			if err != nil {
 				return err
 			}
@@ -82,8 +82,25 @@ information is displayed once every 5 seconds.`,
 	},
 }
 
-func statsEvent(id string, st *cgroups.Stats) *event {
-	return &event{Type: "stats", ID: id, Data: &statsData{Stats: st}}
+// containerStats reads the cgroup and resctrl figures of c.
+func containerStats(c *libcontainer.Container) (*statsData, error) {
+	st, err := c.Stats()
+	if err != nil {
+		return nil, err
+	}
+	data := &statsData{Stats: st, IntelRdt: struct{}{}}
+	rdt, err := c.IntelRdtStats()
+	switch {
+	case err == nil:
+		data.IntelRdt = rdt
+	case !errors.Is(err, libcontainer.ErrNoIntelRdt):
+		return nil, err
+	}
+	return data, nil
+}
+
+func statsEvent(id string, data *statsData) *event {
+	return &event{Type: "stats", ID: id, Data: data}
 }
 
 // streamEvents prints stats every interval and an oom event each time the
@@ -119,7 +136,7 @@ func streamEvents(ctx *cli.Context, c *libcontainer.Container,
 				}
 				return err
 			}
-			st, err := c.Stats()
+			st, err := containerStats(c)
 			if err != nil {
 				logrus.Error(err)
 				continue

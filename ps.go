@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -63,13 +64,13 @@ var psCommand = cli.Command{
 			}
 			return fmt.Errorf("ps: %w", err)
 		}
-		return printPsLines(string(out), pids)
+		return printPsLines(os.Stdout, string(out), pids)
 	},
 }
 
-// printPsLines prints ps(1)'s header and the lines whose PID column is
-// one of pids.
-func printPsLines(out string, pids []int) error {
+// printPsLines writes ps(1)'s header and the lines whose PID column is
+// one of pids to w.
+func printPsLines(w io.Writer, out string, pids []int) error {
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
 	col := -1
 	for i, name := range strings.Fields(lines[0]) {
@@ -86,7 +87,7 @@ func printPsLines(out string, pids []int) error {
 	for _, pid := range pids {
 		in[pid] = true
 	}
-	fmt.Println(lines[0])
+	fmt.Fprintln(w, lines[0])
 	for _, line := range lines[1:] {
 		fields := strings.Fields(line)
 		if len(fields) <= col {
@@ -98,7 +99,7 @@ func printPsLines(out string, pids []int) error {
 				fields[col], err)
 		}
 		if in[pid] {
-			fmt.Println(line)
+			fmt.Fprintln(w, line)
 		}
 	}
 	return nil

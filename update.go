@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -15,6 +16,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli"
+
+	"github.com/towel-runtime/towel/libcontainer/intelrdt"
 )
 
 var updateCommand = cli.Command{
@@ -94,7 +97,11 @@ other options are ignored.
 		if err := checkIntelRdt(ctx); err != nil {
 			return err
 		}
-		return c.Update(r)
+		if err := c.Update(r); err != nil {
+			return err
+		}
+		return c.UpdateIntelRdt(ctx.String("l3-cache-schema"),
+			ctx.String("mem-bw-schema"))
 	},
 }
 
@@ -240,27 +247,15 @@ func parseBytes(s string) (int64, error) {
 	return int64(n), nil
 }
 
-// checkIntelRdt refuses the Intel RDT flags: towel does not manage
-// resctrl groups.
-//
-// TODO: write the schemata of the container's resctrl group when the
-// host has one; this machine has no resctrl to test it on.
+// checkIntelRdt refuses the Intel RDT flags on a host whose resctrl does
+// not have the resource they set, with runc's words.
 func checkIntelRdt(ctx *cli.Context) error {
-	if ctx.String("l3-cache-schema") != "" {
-		if !resctrlHas("L3") {
-			return errors.New("Intel RDT/CAT: l3 cache schema is not " +
-				"enabled")
-		}
-		return errors.New("Intel RDT/CAT: updating the l3 cache schema " +
-			"is not supported by towel")
+	if ctx.String("l3-cache-schema") != "" && !resctrlHas("L3") {
+		return errors.New("Intel RDT/CAT: l3 cache schema is not enabled")
 	}
-	if ctx.String("mem-bw-schema") != "" {
-		if !resctrlHas("MB") {
-			return errors.New("Intel RDT/MBA: memory bandwidth schema " +
-				"is not enabled")
-		}
-		return errors.New("Intel RDT/MBA: updating the memory bandwidth " +
-			"schema is not supported by towel")
+	if ctx.String("mem-bw-schema") != "" && !resctrlHas("MB") {
+		return errors.New("Intel RDT/MBA: memory bandwidth schema is not " +
+			"enabled")
 	}
 	return nil
 }
@@ -268,6 +263,10 @@ func checkIntelRdt(ctx *cli.Context) error {
 // resctrlHas reports whether resctrl is mounted with resource res
 // (Documentation/arch/x86/resctrl.rst, "info" directory).
 func resctrlHas(res string) bool {
-	_, err := os.Stat("/sys/fs/resctrl/info/" + res)
+	root, err := intelrdt.Root()
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(root, "info", res))
 	return err == nil
 }

@@ -59,7 +59,7 @@ requires_net_cls() {
 	cgroup_v2 && skip "cgroup v1 test on a cgroup v2 host"
 	grep -qw net_cls /proc/cgroups && grep -qw net_prio /proc/cgroups ||
 		skip "kernel has no net_cls or net_prio controller"
-	if findmnt -n -t cgroup -O net_cls >/dev/null; then
+	if grep -q ' - cgroup .*net_cls' /proc/self/mountinfo; then
 		skip "net_cls is mounted on the host; test it there"
 	fi
 	unshare -m true 2>/dev/null || skip "cannot make a mount namespace"

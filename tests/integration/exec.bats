@@ -46,6 +46,25 @@ exec_bg() {
 	[ -z "$output" ]
 }
 
+@test "a signal to a foreground exec is forwarded to the process" {
+	start_ct
+	local out=$BATS_TEST_TMPDIR/out
+	# Not through the towel function: $! must be the runtime's pid.
+	"$TOWEL" --root "$ROOT" exec "$CT" sh -c 'trap "echo got-term; exit 9" TERM
+		echo ready; while :; do sleep 0.1; done' >"$out" </dev/null &
+	local exec_pid=$!
+	local i
+	for i in $(seq 100); do
+		grep -q ready "$out" && break
+		sleep 0.1
+	done
+	kill -TERM "$exec_pid"
+	local rc=0
+	wait "$exec_pid" || rc=$?
+	[ "$rc" -eq 9 ]
+	grep -q got-term "$out"
+}
+
 @test "exec passes flags after the command to the command" {
 	start_ct
 	run towel exec "$CT" echo -n --user 5
