@@ -49,27 +49,51 @@ ns_pid() {
 # ---------------------------------------------------------------------------
 # The binary the container can reach through /proc/PID/exe (CVE-2019-5736).
 
-@test "a createContainer hook in the container cannot write the runtime through /proc/PID/exe of init" {
+# wait_for_result prints $T/result once it is there (up to 20 s).
+wait_for_result() {
+	local i
+	for i in $(seq 200); do
+		[ -s "$T/result" ] && break
+		sleep 0.1
+	done
+	cat "$T/result"
+}
+
+# The attacker keeps a handle on init's /proc/PID/exe and writes through it
+# as soon as no process runs the file any more (until then it is "busy"),
+# as the exploit of CVE-2019-5736 does.
+@test "a process in the container holding init's /proc/PID/exe cannot write the runtime, even after towel exits" {
 	local before
 	before=$(sum_of "$TOWEL")
-	# The hook runs in the container's namespaces while init waits for
-	# it, with the runtime's binary as /proc/PID/exe.
+	# A createContainer hook runs in the container's namespaces while
+	# init waits for it; it leaves a holder behind in the container.
 	cat >"$T/attack.sh" <<-'EOF'
 		pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
-		if { echo pwned >>"/proc/$pid/exe"; } 2>"$T/write.err"; then
-			echo WRITTEN >"$T/result"
-		else
-			echo REFUSED >"$T/result"
-		fi
+		readlink "/proc/$pid/exe" >"$T/exe-link"
+		# The result files are opened now: after pivot_root the holder
+		# no longer sees the host's paths.
+		(
+			exec 3<"/proc/$pid/exe" 4>"$T/result" 5>"$T/write.err"
+			i=0
+			while [ $i -lt 100 ]; do
+				if { echo pwned >>/proc/self/fd/3; } 2>&5; then
+					echo WRITTEN >&4
+					exit
+				fi
+				i=$((i + 1))
+				sleep 0.1
+			done
+			echo REFUSED >&4
+		) </dev/null >/dev/null 2>&1 &
 	EOF
 	update_config '.hooks.createContainer = [{"path": "/bin/sh",
 		"args": ["sh", "-c", ". \($t)/attack.sh"], "env": ["T=\($t)"]}]' \
 		--arg t "$T"
-	in_container true
-	[ "$status" -eq 0 ]
+	start_sleeper
+	[ "$(wait_for_result)" = REFUSED ]
 	cat "$T/write.err"
-	[ "$(cat "$T/result")" = REFUSED ]
-	grep -Eq "Read-only file system|Text file busy|Operation not permitted" "$T/write.err"
+	grep -Eq "Read-only file system|Operation not permitted" "$T/write.err"
+	[ "$(cat "$T/exe-link")" != "$TOWEL" ]
 	[ "$(sum_of "$TOWEL")" = "$before" ]
 }
 
@@ -113,26 +137,43 @@ ns_pid() {
 	[ "$(sum_of "$TOWEL")" = "$before" ]
 }
 
-@test "the container's program as /proc/self/exe cannot write the runtime either" {
-	local before
+# The container's program is /proc/self/exe, the runtime's own binary
+# started inside the container. Without a PID namespace the attacker can
+# outlive it, and writes once it has exited.
+@test "the container's program as /proc/self/exe is a copy the container cannot write, even after it exits" {
+	local before pid
 	before=$(sum_of "$TOWEL")
 	add_libs_of "$TOWEL"
-	update_config '.process.env += ["_TOWEL_INITPIPE=0"]'
+	update_config '.process.env += ["_TOWEL_INITPIPE=0"] |
+		.linux.namespaces |= map(select(.type != "pid")) |
+		.root.readonly = false'
 	mkfifo "$T/stdin"
 	exec 8<>"$T/stdin"
 	set_args /proc/self/exe init
 	towel run -d --bundle "$BUNDLE" "$CT" <"$T/stdin" >/dev/null 2>&1
+	pid=$(pid_of "$CT")
 	sleep 0.5
-	# The container's init is the runtime's binary, waiting.
-	run towel exec "$CT" sh -c 'tr "\0" " " </proc/1/cmdline'
-	[ "$output" = "/proc/self/exe init " ]
-	cmp "/proc/$(pid_of "$CT")/exe" "$TOWEL"
-	run towel exec "$CT" sh -c 'echo pwned >>/proc/1/exe'
+	[ "$(tr '\0' ' ' <"/proc/$pid/cmdline")" = "/proc/self/exe init " ]
+	cmp "/proc/$pid/exe" "$TOWEL"
+
+	towel exec -d "$CT" sh -c "
+		exec 3</proc/$pid/exe
+		while [ -e /proc/$pid/exe ]; do sleep 0.1; done
+		if { echo pwned >>/proc/self/fd/3; } 2>/tmp/write.err; then
+			echo WRITTEN >/tmp/result
+		else
+			echo REFUSED >/tmp/result
+		fi" </dev/null >/dev/null 2>&1
+	sleep 0.5
+	kill -9 "$pid"
+	for _ in $(seq 100); do
+		[ -s "$BUNDLE/rootfs/tmp/result" ] && break
+		sleep 0.1
+	done
+	cat "$BUNDLE/rootfs/tmp/write.err"
 	exec 8>&-
-	echo "$output"
-	[ "$status" -ne 0 ]
-	[[ "$output" == *"Read-only file system"* ||
-		"$output" == *"Text file busy"* ]]
+	[ "$(cat "$BUNDLE/rootfs/tmp/result")" = REFUSED ]
+	grep -Eq "Read-only file system|Operation not permitted" "$BUNDLE/rootfs/tmp/write.err"
 	[ "$(sum_of "$TOWEL")" = "$before" ]
 }
 
