@@ -52,7 +52,10 @@ func featureSet() *features.Features {
 			// lack them, which "enabled" does not describe.
 			Apparmor: &features.Apparmor{Enabled: &t},
 			Selinux:  &features.Selinux{Enabled: &t},
-			IntelRdt: &features.IntelRdt{Enabled: new(bool)},
+			// resctrl groups are made when a config asks for one
+			// (libcontainer/intelrdt); this says towel supports it,
+			// not that this host has resctrl, as runc's features.
+			IntelRdt: &features.IntelRdt{Enabled: &t},
 			MountExtensions: &features.MountExtensions{
 				// id-mapped bind mounts, made by the parent with
 				// mount_setattr(2); a kernel or file system that cannot
