@@ -509,6 +509,14 @@ func (c *Container) Start() error {
 // openFifo reads the byte init writes once it can exec, watching init's
 // pidfd so that an init that died does not leave us blocked forever.
 func (c *Container) openFifo() error {
+	// The pidfd first: once the fifo is open, init may exec a program
+	// that is gone before a pidfd could be taken.
+	pidfd, err := c.pidfd()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pidfd)
+
 	path := filepath.Join(c.dir, fifoName)
 	fifo, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|
 		unix.O_CLOEXEC, 0)
@@ -516,12 +524,6 @@ func (c *Container) openFifo() error {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer fifo.Close()
-
-	pidfd, err := c.pidfd()
-	if err != nil {
-		return err
-	}
-	defer unix.Close(pidfd)
 	fds := []unix.PollFd{
 		{Fd: int32(fifo.Fd()), Events: unix.POLLIN},
 		{Fd: int32(pidfd), Events: unix.POLLIN},
