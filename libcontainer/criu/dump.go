@@ -141,8 +141,11 @@ func Dump(t *Target, o *Options, cb *Callbacks) error {
 		cb:       cb,
 		statusFd: -1,
 	}
-	if o.LazyPages {
+	if o.LazyPages && o.StatusFd >= 0 {
 		r.statusFd = o.StatusFd
+		// Ours alone: a copy in criu would keep whoever waits on it
+		// from seeing end-of-file.
+		unix.CloseOnExec(o.StatusFd)
 	}
 	if _, err := r.run(); err != nil {
 		return withLog(err, filepath.Join(logDir, dumpLog))

@@ -143,8 +143,9 @@ wait_for_count() {
 	local saved
 	saved=$(cat "$BUNDLE/rootfs/tmp/count")
 
-	restore "$CT2"
+	restore "$CT2" --pid-file "$BATS_TEST_TMPDIR/pid"
 	[ "$(status_of "$CT2")" = running ]
+	[ "$(cat "$BATS_TEST_TMPDIR/pid")" = "$(pid_of "$CT2")" ]
 	run towel state "$CT"
 	[ "$status" -ne 0 ]
 	wait_for_count "$BUNDLE/rootfs/tmp/count" $((saved + 2))
