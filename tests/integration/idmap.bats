@@ -196,3 +196,24 @@ requires_idmap_fs() {
 	[ "$(jq -r .linux.mountExtensions.idmap.enabled <<<"$output")" = true ]
 	jq -e '.mountOptions | index("idmap") and index("ridmap")' <<<"$output"
 }
+
+@test "a host read-only source stays read-only: the container's root cannot remount an id-mapped mount read-write" {
+	requires_idmap_fs "$SRC"
+	userns_config
+	mount --bind "$SRC" "$SRC"
+	mount -o remount,bind,ro "$SRC"
+	# Root of the container with CAP_SYS_ADMIN in its user namespace.
+	update_config '.process.capabilities.bounding += ["CAP_SYS_ADMIN"]
+		| .process.capabilities.effective += ["CAP_SYS_ADMIN"]
+		| .process.capabilities.permitted += ["CAP_SYS_ADMIN"]'
+	add_mount '{"destination": "/mnt", "type": "bind", "source": "'"$SRC"'",
+		"options": ["bind", "idmap"]}'
+	in_container sh -c 'mount -o remount,bind,rw /mnt && echo REMOUNTED
+		touch /mnt/written && echo WROTE
+		awk "\$5 == \"/mnt\" { print \$6 }" /proc/self/mountinfo'
+	umount "$SRC"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *REMOUNTED* && "$output" != *WROTE* ]]
+	[[ "${lines[-1]}" == ro,*idmapped* ]]
+	[ ! -e "$SRC/written" ]
+}
