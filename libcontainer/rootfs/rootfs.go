@@ -16,9 +16,14 @@
 // BUG(towel): needs Linux 5.12 or newer: open_tree(2), move_mount(2),
 // statx(2) mount ids and mount_setattr(2).
 //
-// BUG(towel): bind sources are opened by init in the container's user
-// namespace, so a source only the host's root can reach fails; runc hands
-// such sources over as file descriptors from the parent.
+// An id-mapped bind mount is the exception to "init mounts everything":
+// only the host's user namespace may id-map a host file system, so the
+// parent clones and id-maps the source (IDMappedSource) and MountAllFrom
+// attaches that tree.
+//
+// BUG(towel): the sources of plain bind mounts are opened by init in the
+// container's user namespace, so a source only the host's root can reach
+// fails; runc hands such sources over as file descriptors from the parent.
 package rootfs
 
 import (
