@@ -205,7 +205,11 @@ main() {
 		command -v apt-get >/dev/null || die "apt-get not found"
 		command -v patchelf >/dev/null || {
 			log "installing patchelf"
-			apt-get install -y -qq --no-install-recommends patchelf >/dev/null
+			export DEBIAN_FRONTEND=noninteractive
+			apt-get install -y -qq --no-install-recommends patchelf >/dev/null 2>&1 || {
+				apt-get update -qq
+				apt-get install -y -qq --no-install-recommends patchelf >/dev/null
+			}
 		}
 		work=$(mktemp -d /tmp/towel-criu.XXXXXX)
 		trap cleanup EXIT

@@ -10,9 +10,12 @@
 // BUG(towel): checkpoint and restore need root; rootless containers and
 // containers with a user namespace are untested, as with runc.
 //
-// BUG(towel): only network namespaces without devices are handled: the
-// network namespace is always restored empty but for its loopback device,
-// as runc does (towel configures no network devices either).
+// BUG(towel): a network namespace the container was given is saved and
+// restored empty, as with runc: its devices, addresses and routes are
+// lost (towel configures none; the caller of libcontainer brings lo up).
+//
+// BUG(towel): lazy migration (LazyPages) is untested: criu 4.2.1's page
+// server fails with EBADF on Linux 6.18 as soon as pages are asked for.
 package criu
 
 import (

@@ -102,8 +102,9 @@ func Restore(t *RestoreTarget, o *Options, cb *Callbacks) error {
 		return fmt.Errorf("create criu root: %w", err)
 	}
 	// The mounts are made in a mount namespace of a thread of our own,
-	// which goes away with the thread, so none is ever left on the host;
-	// the root stays a busy mountpoint there until then.
+	// which goes away with the thread, so none is ever left on the host.
+	// There the root is an empty directory, which rmdir(2) may remove
+	// while it is still a mountpoint in that namespace (Linux 3.18).
 	done := make(chan error, 1)
 	go func() { done <- runPrivate(t.Config, env.root, o, r) }()
 	err = <-done
