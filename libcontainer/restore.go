@@ -27,7 +27,8 @@ type RestoreOpts struct {
 	ConsoleSocket string
 
 	// Stdin, Stdout and Stderr take the place of init's stdio where that
-	// was a pipe at checkpoint time; nil means ours.
+	// was a pipe, or a file outside the container, at checkpoint time;
+	// nil means ours.
 	Stdin, Stdout, Stderr *os.File
 }
 
@@ -225,7 +226,8 @@ func loopbackUp(pid int) error {
 			if err != nil {
 				return err
 			}
-			if err := unix.IoctlIfreq(sock, unix.SIOCGIFFLAGS, ifr); err != nil {
+			err = unix.IoctlIfreq(sock, unix.SIOCGIFFLAGS, ifr)
+			if err != nil {
 				return fmt.Errorf("get flags: %w", err)
 			}
 			ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)

@@ -12,7 +12,7 @@
 //
 // BUG(towel): a network namespace the container was given is saved and
 // restored empty, as with runc: its devices, addresses and routes are
-// lost (towel configures none; the caller of libcontainer brings lo up).
+// lost (towel configures none); libcontainer brings lo up again.
 //
 // BUG(towel): lazy migration (LazyPages) is untested: criu 4.2.1's page
 // server fails with EBADF on Linux 6.18 as soon as pages are asked for.

@@ -29,7 +29,8 @@ type RestoreTarget struct {
 	StateDir string
 
 	// Stdin, Stdout and Stderr take the place of init's stdio where that
-	// was a pipe at dump time; nil means /dev/null.
+	// was a pipe, or a file outside the container, at dump time; nil
+	// means /dev/null.
 	Stdin, Stdout, Stderr *os.File
 }
 
@@ -287,8 +288,8 @@ func (env *restoreEnv) addNamespaces(cfg *configs.Config) ([]*os.File,
 		case configs.NEWNET, configs.NEWPID:
 			f, err := os.Open(ns.Path)
 			if err != nil {
-				return files, fmt.Errorf("%s namespace to restore into: %w",
-					ns.Type, err)
+				return files, fmt.Errorf("%s namespace to restore "+
+					"into: %w", ns.Type, err)
 			}
 			env.inherit = append(env.inherit, &rpc.InheritFd{
 				Key: proto.String(nsKey(ns.Type.ProcName())),
