@@ -91,6 +91,20 @@ requires_idmap_fs() {
 	[ "$(stat -c %u:%g "$SRC/new")" = 0:0 ]
 }
 
+@test "a single file can be id-mapped" {
+	requires_idmap_fs "$SRC"
+	userns_config
+	chown 1000:1000 "$SRC/f"
+	add_mount '{"destination": "/etc/f", "type": "bind",
+		"source": "'"$SRC/f"'", "options": ["bind"],
+		"uidMappings": [{"containerID": 1000, "hostID": 100000, "size": 1}],
+		"gidMappings": [{"containerID": 1000, "hostID": 100000, "size": 1}]}'
+	in_container sh -c 'stat -c %u:%g /etc/f; cat /etc/f'
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = 0:0 ]
+	[ "${lines[1]}" = data ]
+}
+
 @test "an id map with several ranges maps each of them" {
 	requires_idmap_fs "$SRC"
 	userns_config
