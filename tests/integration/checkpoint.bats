@@ -523,3 +523,20 @@ wait_for_count() {
 	[ "$(tail -n 1 "$BATS_TEST_TMPDIR/before")" = "$saved" ]
 	[ "$(head -n 1 "$BATS_TEST_TMPDIR/after")" = $((saved + 1)) ]
 }
+
+@test "restore runs the prestart and createRuntime hooks with the restored pid" {
+	requires_criu
+	start_counter "$CT"
+	checkpoint "$CT"
+
+	local out=$BATS_TEST_TMPDIR/hooks
+	update_config '.hooks = {
+		"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", "cat > \($o).prestart"]}],
+		"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "cat > \($o).createRuntime"]}]}' \
+		--arg o "$out"
+	restore "$CT"
+	local pid
+	pid=$(pid_of "$CT")
+	jq -e --argjson p "$pid" '.pid == $p and .status == "creating"' "$out.prestart"
+	jq -e --argjson p "$pid" '.pid == $p' "$out.createRuntime"
+}
