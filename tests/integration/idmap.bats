@@ -95,6 +95,8 @@ requires_idmap_fs() {
 	requires_idmap_fs "$SRC"
 	userns_config
 	chown 1000:1000 "$SRC/f"
+	# The container's root may not create files in the host-owned rootfs.
+	touch "$BUNDLE/rootfs/etc/f"
 	add_mount '{"destination": "/etc/f", "type": "bind",
 		"source": "'"$SRC/f"'", "options": ["bind"],
 		"uidMappings": [{"containerID": 1000, "hostID": 100000, "size": 1}],
