@@ -76,7 +76,7 @@ func main() {
 	app.Version = strings.Join(v, "\n")
 
 	root := "/run/towel"
-	if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" && os.Geteuid() != 0 {
+	if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" && honorXDGRuntimeDir() {
 		root = filepath.Join(xdg, "towel")
 	}
 	app.Flags = []cli.Flag{

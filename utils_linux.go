@@ -91,6 +91,22 @@ func isRootless(ctx *cli.Context) (bool, error) {
 	}
 }
 
+// honorXDGRuntimeDir reports whether the default --root goes under
+// $XDG_RUNTIME_DIR, as runc decides: for a user other than root, and for
+// root of a user namespace that a user other than root set up (rootlesskit,
+// `unshare -r`), where $USER still names that user. The real root keeps
+// /run/towel even with an XDG_RUNTIME_DIR of /run/user/0.
+func honorXDGRuntimeDir() bool {
+	if os.Geteuid() != 0 {
+		return true
+	}
+	if !inUserNamespace() {
+		return false
+	}
+	u, ok := os.LookupEnv("USER")
+	return !ok || u != "root"
+}
+
 // inUserNamespace reports whether we run in a user namespace other than
 // the initial one, whose uid_map is "0 0 4294967295".
 func inUserNamespace() bool {

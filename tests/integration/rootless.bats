@@ -287,3 +287,19 @@ status_of_user() {
 	one_line_error
 	[[ "$stderr" == *"not supported for rootless containers"* ]]
 }
+
+@test "root of a user namespace the user made keeps its state under \$XDG_RUNTIME_DIR/towel" {
+	rootless_bundle busybox
+	rm "$BUNDLE/config.json"
+	(cd "$BUNDLE" && as_user unshare --user --map-root-user "$TOWEL" spec --rootless)
+	update_config '.process.terminal = false | .process.args = ["sleep", "100"]'
+	# As rootlesskit or `unshare -r` leave it: euid 0, USER the user's.
+	as_user env USER="$RL_USER" unshare --user --map-root-user \
+		"$TOWEL" run --detach --bundle "$BUNDLE" "$CT" </dev/null \
+		>/dev/null 2>"$BATS_TEST_TMPDIR/err"
+	[ -f "$RL_XDG/towel/$CT/state.json" ]
+	[ ! -e "/run/towel/$CT" ]
+	as_user env USER="$RL_USER" unshare --user --map-root-user \
+		"$TOWEL" delete --force "$CT"
+	[ ! -e "$RL_XDG/towel/$CT" ]
+}
