@@ -6,6 +6,13 @@
 //
 // It does not make the container's own user namespace: the C stage in
 // nsenter does, and the parent writes its maps.
+//
+// BUG(towel): New holds its helper process with ptrace(2) (PTRACE_TRACEME);
+// where Yama's ptrace_scope is 3 that is refused, and so are id-mapped
+// mounts whose maps are not the container's own.
+//
+// BUG(towel): MapsOf reads a namespace's maps through a process in it; the
+// maps of a namespace that only a bind mount keeps alive cannot be read.
 package userns
 
 import (
