@@ -15,12 +15,11 @@
 #   running  the cgroup's memory use once the container runs `sleep`
 #   exec     the cgroup's peak memory during `exec CT true` above its use
 #            before, i.e. what an exec costs the container at its worst
-#   towel-dmz is towel with RUNC_DMZ=true.
 #   caller   the growth of this script's own cgroup per created container
 #            (memory a copy of the binary takes outside the container)
 #   callerExec  the same cgroup's peak during an exec, above its use
 #            before (the runtime process itself, and any copy it makes)
-# Memory is cgroup v1 memory.usage_in_bytes / max_usage_in_bytes, or v2
+# The row towel-dmz is towel with RUNC_DMZ=true. Memory is cgroup v1 memory.usage_in_bytes / max_usage_in_bytes, or v2
 # memory.current / memory.peak, in KiB.
 #
 # Environment: TOWEL_BINARY (default ./towel), OTHER_RUNTIME (default
