@@ -17,6 +17,8 @@ test_pkgs=(
 	"${build_pkgs[@]}"
 	bats jq runc crun tini go-md2man debootstrap
 	iproute2 util-linux procps expect
+	# newuidmap and newgidmap, for the rootless tests
+	uidmap
 	# real clients of the runtime, and the fd receiver of the exec tests
 	containerd podman conmon python3
 )
