@@ -71,12 +71,13 @@ teardown_common() {
 # waiting on a container). Left alone they would hold bats' output open,
 # and the whole suite would wait for them.
 kill_test_helpers() {
-	local p
-	for p in /proc/[0-9]*; do
-		[ "${p#/proc/}" = "$$" ] && continue
-		if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF -- "$BATS_TEST_TMPDIR"; then
-			kill -KILL "${p#/proc/}" 2>/dev/null || true
-		fi
+	local f p
+	# One grep over every cmdline rather than two processes per pid.
+	for f in $(grep -lsF -- "$BATS_TEST_TMPDIR" /proc/[0-9]*/cmdline); do
+		p=${f#/proc/}
+		p=${p%/cmdline}
+		[ "$p" = "$$" ] && continue
+		kill -KILL "$p" 2>/dev/null || true
 	done
 }
 
