@@ -22,6 +22,10 @@ setup_file() {
 	for f in /etc/subuid /etc/subgid; do
 		grep -q "^$RL_USER:" "$f" || echo "$RL_USER:700000:65536" >>"$f"
 	done
+	# A copy of the runtime the user can reach wherever the repository
+	# is (a clone under /root is not).
+	chmod o+x "$BATS_RUN_TMPDIR"
+	install -m 0755 "$TOWEL" "$BATS_RUN_TMPDIR/towel-rootless"
 }
 
 setup() {
@@ -33,18 +37,19 @@ setup() {
 	RL_SUBUID=$(awk -F: -v u="$RL_USER" '$1 == u { print $2; exit }' /etc/subuid)
 	RL_SUBGID=$(awk -F: -v u="$RL_USER" '$1 == u { print $2; exit }' /etc/subgid)
 	RL_XDG=$BATS_TEST_TMPDIR/xdg
+	RL_TOWEL=$BATS_RUN_TMPDIR/towel-rootless
 	# The user walks to its bundle through the directories bats made.
 	chmod o+x "$BATS_RUN_TMPDIR" "$BATS_TEST_TMPDIR"
 	install -d -m 0700 -o "$RL_USER" -g "$RL_GID" "$RL_XDG"
 	BUNDLE=$BATS_TEST_TMPDIR/bundle
-	export RL_UID RL_GID RL_SUBUID RL_SUBGID RL_XDG BUNDLE
+	export RL_UID RL_GID RL_SUBUID RL_SUBGID RL_XDG RL_TOWEL BUNDLE
 }
 
 teardown() {
 	local id
 	if [ -d "${RL_XDG:-}/towel" ]; then
-		for id in $(as_user "$TOWEL" list -q 2>/dev/null); do
-			as_user "$TOWEL" delete --force "$id" >/dev/null 2>&1 || true
+		for id in $(as_user "$RL_TOWEL" list -q 2>/dev/null); do
+			as_user "$RL_TOWEL" delete --force "$id" >/dev/null 2>&1 || true
 		done
 	fi
 	teardown_common
@@ -60,7 +65,7 @@ as_user() {
 
 # rl_towel runs towel as the test user with its default root.
 rl_towel() {
-	as_user "$TOWEL" "$@"
+	as_user "$RL_TOWEL" "$@"
 }
 
 # rl_in_container CMD... runs CMD in a container of the test user, as
@@ -84,7 +89,7 @@ rootless_bundle() {
 	fi
 	chown -R "$RL_UID:$RL_GID" "$BUNDLE"
 	chmod 0755 "$BUNDLE" "$BUNDLE/rootfs"
-	(cd "$BUNDLE" && as_user "$TOWEL" spec --rootless)
+	(cd "$BUNDLE" && as_user "$RL_TOWEL" spec --rootless)
 	update_config '.process.terminal = false'
 }
 
@@ -113,7 +118,7 @@ rootless_bundle() {
 @test "a rootless container's state is under \$XDG_RUNTIME_DIR/towel and it can be exec'd, killed and deleted" {
 	rootless_bundle busybox
 	set_args sleep 100
-	as_user "$TOWEL" run --detach --bundle "$BUNDLE" "$CT" </dev/null \
+	as_user "$RL_TOWEL" run --detach --bundle "$BUNDLE" "$CT" </dev/null \
 		>/dev/null 2>"$BATS_TEST_TMPDIR/err"
 	[ -f "$RL_XDG/towel/$CT/state.json" ]
 	[ ! -e "/run/towel/$CT" ]
@@ -157,7 +162,7 @@ rootless_bundle() {
 		--arg uid "$RL_UID" --arg gid "$RL_GID" \
 		--arg subuid "$RL_SUBUID" --arg subgid "$RL_SUBGID"
 	set_args sleep 100
-	as_user "$TOWEL" run --detach --bundle "$BUNDLE" "$CT" </dev/null \
+	as_user "$RL_TOWEL" run --detach --bundle "$BUNDLE" "$CT" </dev/null \
 		>/dev/null 2>"$BATS_TEST_TMPDIR/err" || {
 		cat "$BATS_TEST_TMPDIR/err"
 		false
@@ -178,7 +183,7 @@ rootless_bundle() {
 	cgroup_v2 && skip "needs a cgroup v1 host, where users own no cgroup"
 	rootless_bundle busybox
 	set_args sleep 100
-	as_user "$TOWEL" run --detach --bundle "$BUNDLE" "$CT" </dev/null \
+	as_user "$RL_TOWEL" run --detach --bundle "$BUNDLE" "$CT" </dev/null \
 		>/dev/null 2>"$BATS_TEST_TMPDIR/err"
 	[ "$(status_of_user "$CT")" = running ]
 	[ -z "$(cgroups_named "$CT")" ]
@@ -208,14 +213,14 @@ status_of_user() {
 	local root=$BATS_TEST_TMPDIR/nsroot
 	install -d -m 0700 -o "$RL_USER" "$root"
 	rm "$BUNDLE/config.json"
-	(cd "$BUNDLE" && as_user unshare --user --map-root-user "$TOWEL" spec --rootless)
+	(cd "$BUNDLE" && as_user unshare --user --map-root-user "$RL_TOWEL" spec --rootless)
 	update_config '.process.terminal = false
 		| .process.args = ["cat", "/proc/self/uid_map"]'
-	run as_user unshare --user --map-root-user "$TOWEL" --root "$root" \
+	run as_user unshare --user --map-root-user "$RL_TOWEL" --root "$root" \
 		run --bundle "$BUNDLE" "$CT" </dev/null
 	[ "$status" -eq 0 ]
 	[[ "$output" =~ ^\ +0\ +0\ +1$ ]]
-	run --separate-stderr as_user unshare --user --map-root-user "$TOWEL" \
+	run --separate-stderr as_user unshare --user --map-root-user "$RL_TOWEL" \
 		--root "$root" --rootless false run --bundle "$BUNDLE" "$CT" </dev/null
 	[ "$status" -ne 0 ]
 	[[ "$stderr" == *cgroup* ]]
@@ -236,13 +241,13 @@ status_of_user() {
 		chown -R '"$RL_UID"' "$d"
 		echo $$ >"$d/leaf/cgroup.procs"
 		runuser -u '"$RL_USER"' -- env -i PATH="$PATH" \
-			XDG_RUNTIME_DIR='"$RL_XDG"' '"$TOWEL"' run --detach \
+			XDG_RUNTIME_DIR='"$RL_XDG"' '"$RL_TOWEL"' run --detach \
 			--bundle '"$BUNDLE"' '"$CT"' </dev/null >/dev/null
 		pid=$(runuser -u '"$RL_USER"' -- env -i XDG_RUNTIME_DIR='"$RL_XDG"' \
-			'"$TOWEL"' state '"$CT"' | jq -r .pid)
+			'"$RL_TOWEL"' state '"$CT"' | jq -r .pid)
 		grep -qx "$pid" "$d/'"$CT"'/cgroup.procs" && echo in-cgroup
 		runuser -u '"$RL_USER"' -- env -i XDG_RUNTIME_DIR='"$RL_XDG"' \
-			'"$TOWEL"' delete --force '"$CT"'
+			'"$RL_TOWEL"' delete --force '"$CT"'
 		[ ! -e "$d/'"$CT"'" ] && echo removed
 		echo $$ >/sys/fs/cgroup/cgroup.procs
 		rmdir "$d/leaf" "$d"'
@@ -291,15 +296,15 @@ status_of_user() {
 @test "root of a user namespace the user made keeps its state under \$XDG_RUNTIME_DIR/towel" {
 	rootless_bundle busybox
 	rm "$BUNDLE/config.json"
-	(cd "$BUNDLE" && as_user unshare --user --map-root-user "$TOWEL" spec --rootless)
+	(cd "$BUNDLE" && as_user unshare --user --map-root-user "$RL_TOWEL" spec --rootless)
 	update_config '.process.terminal = false | .process.args = ["sleep", "100"]'
 	# As rootlesskit or `unshare -r` leave it: euid 0, USER the user's.
 	as_user env USER="$RL_USER" unshare --user --map-root-user \
-		"$TOWEL" run --detach --bundle "$BUNDLE" "$CT" </dev/null \
+		"$RL_TOWEL" run --detach --bundle "$BUNDLE" "$CT" </dev/null \
 		>/dev/null 2>"$BATS_TEST_TMPDIR/err"
 	[ -f "$RL_XDG/towel/$CT/state.json" ]
 	[ ! -e "/run/towel/$CT" ]
 	as_user env USER="$RL_USER" unshare --user --map-root-user \
-		"$TOWEL" delete --force "$CT"
+		"$RL_TOWEL" delete --force "$CT"
 	[ ! -e "$RL_XDG/towel/$CT" ]
 }
