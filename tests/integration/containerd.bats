@@ -46,8 +46,10 @@ teardown_file() {
 		ctr --address "$CTD/containerd.sock" -n "$NS" containers rm "$id" >/dev/null 2>&1 || true
 	done
 	if [ -e "$CTD/containerd.pid" ]; then
-		kill "$(cat "$CTD/containerd.pid")" 2>/dev/null || true
-		wait 2>/dev/null || true
+		local pid
+		pid=$(cat "$CTD/containerd.pid")
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
 	fi
 	# containerd leaves its snapshot mounts if it was killed in a test.
 	awk -v d="$CTD" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo |

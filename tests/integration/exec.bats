@@ -336,9 +336,11 @@ exec_bg() {
 	start_ct
 	local sock=$BATS_TEST_TMPDIR/tty.sock
 	"$RECVFD" tty "$sock" >"$BATS_TEST_TMPDIR/tty.out" &
+	local recv_pid=$!
 	wait_for_file "$sock"
 	towel exec -t -d --console-socket "$sock" "$CT" sh -c 'tty; echo over-the-pty'
-	wait
+	# Only the receiver: bats may run a watchdog of its own.
+	wait "$recv_pid"
 	grep -q '^/dev/pts/' "$BATS_TEST_TMPDIR/tty.out"
 	grep -q 'over-the-pty' "$BATS_TEST_TMPDIR/tty.out"
 }
@@ -355,26 +357,31 @@ exec_bg() {
 	start_ct
 	local sock=$BATS_TEST_TMPDIR/pidfd.sock
 	"$RECVFD" pidfd "$sock" >"$BATS_TEST_TMPDIR/pidfd.out" &
+	local recv_pid=$!
 	wait_for_file "$sock"
 	local pid
 	pid=$(exec_bg --pidfd-socket "$sock" "$CT" sleep 100)
-	wait
+	# Only the receiver: bats may run a watchdog of its own.
+	wait "$recv_pid"
 	[ "$(cat "$BATS_TEST_TMPDIR/pidfd.out")" = "$pid" ]
 }
 
 @test "run and create --pidfd-socket send a pidfd of the container's init" {
 	local sock=$BATS_TEST_TMPDIR/pidfd.sock
 	"$RECVFD" pidfd "$sock" >"$BATS_TEST_TMPDIR/pidfd.out" &
+	local recv_pid=$!
 	wait_for_file "$sock"
 	create_detached "$CT" --pidfd-socket "$sock"
-	wait
+	# Only the receiver: bats may run a watchdog of its own.
+	wait "$recv_pid"
 	[ "$(cat "$BATS_TEST_TMPDIR/pidfd.out")" = "$(pid_of "$CT")" ]
 
 	rm -f "$sock"
 	"$RECVFD" pidfd "$sock" >"$BATS_TEST_TMPDIR/pidfd.out" &
+	recv_pid=$!
 	wait_for_file "$sock"
 	run_detached "$CT2" --pidfd-socket "$sock"
-	wait
+	wait "$recv_pid"
 	[ "$(cat "$BATS_TEST_TMPDIR/pidfd.out")" = "$(pid_of "$CT2")" ]
 }
 
