@@ -213,7 +213,7 @@ requires_idmap_fs() {
 	jq -e '.mountOptions | index("idmap") and index("ridmap")' <<<"$output"
 }
 
-@test "a host read-only source stays read-only: the container's root cannot remount an id-mapped mount read-write" {
+@test "the container's root cannot remount read-write an id-mapped mount of a read-only source" {
 	requires_idmap_fs "$SRC"
 	userns_config
 	mount --bind "$SRC" "$SRC"

@@ -107,7 +107,8 @@ rootless_bundle() {
 
 @test "an unprivileged user runs a Debian rootfs from the default spec --rootless config" {
 	rootless_bundle debian
-	set_args sh -c '. /etc/os-release; echo $ID $VERSION_CODENAME; id -un; dpkg-query -W -f "\${Package}\n" dpkg'
+	set_args sh -c '. /etc/os-release; echo $ID $VERSION_CODENAME; id -un
+		dpkg-query -W -f "\${Package}\n" dpkg'
 	run rl_towel run --bundle "$BUNDLE" "$CT" </dev/null
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "debian bookworm" ]
@@ -115,7 +116,7 @@ rootless_bundle() {
 	[ "${lines[2]}" = dpkg ]
 }
 
-@test "a rootless container's state is under \$XDG_RUNTIME_DIR/towel and it can be exec'd, killed and deleted" {
+@test "a rootless container keeps its state in \$XDG_RUNTIME_DIR/towel; exec, kill, delete work" {
 	rootless_bundle busybox
 	set_args sleep 100
 	as_user "$RL_TOWEL" run --detach --bundle "$BUNDLE" "$CT" </dev/null \
