@@ -143,6 +143,12 @@ func (i *initState) runCreate() error {
 			return err
 		}
 	}
+	if c.Namespaces.Contains(configs.NEWNET) &&
+		c.Namespaces.PathOf(configs.NEWNET) == "" {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+	}
 	if c.Namespaces.Contains(configs.NEWUTS) {
 		if c.Hostname != "" {
 			if err := unix.Sethostname([]byte(c.Hostname)); err != nil {

@@ -136,7 +136,7 @@ func Restore(root, id string, cfg *configs.Config, opts *RestoreOpts) (
 		},
 		SetupNamespaces: func(initPid int) error {
 			if restoresEmptyNetns(cfg, opts.Criu) {
-				if err := loopbackUp(initPid); err != nil {
+				if err := loopbackUpIn(initPid); err != nil {
 					return err
 				}
 			}
@@ -194,11 +194,11 @@ func restoresEmptyNetns(cfg *configs.Config, o *criu.Options) bool {
 		cfg.Namespaces.PathOf(configs.NEWNET) == ""
 }
 
-// loopbackUp brings up lo in the network namespace of pid, as runc does
-// for a new network namespace: criu restores connections on 127.0.0.1
+// loopbackUpIn brings up lo in the network namespace of pid, as create
+// does in init: criu restores connections on 127.0.0.1
 // (--tcp-established) only over a loopback device that is up. It runs
 // before the restored processes do.
-func loopbackUp(pid int) error {
+func loopbackUpIn(pid int) error {
 	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
 	if err != nil {
 		return fmt.Errorf("open network namespace of %d: %w", pid, err)
@@ -211,31 +211,15 @@ func loopbackUp(pid int) error {
 		// is never unlocked: the Go runtime ends it with the
 		// goroutine.
 		runtime.LockOSThread()
-		done <- func() error {
-			err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET)
-			if err != nil {
-				return fmt.Errorf("setns: %w", err)
-			}
-			sock, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|
-				unix.SOCK_CLOEXEC, 0)
-			if err != nil {
-				return err
-			}
-			defer unix.Close(sock)
-			ifr, err := unix.NewIfreq("lo")
-			if err != nil {
-				return err
-			}
-			err = unix.IoctlIfreq(sock, unix.SIOCGIFFLAGS, ifr)
-			if err != nil {
-				return fmt.Errorf("get flags: %w", err)
-			}
-			ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-			return unix.IoctlIfreq(sock, unix.SIOCSIFFLAGS, ifr)
-		}()
+		err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET)
+		if err != nil {
+			done <- fmt.Errorf("setns: %w", err)
+			return
+		}
+		done <- loopbackUp()
 	}()
 	if err := <-done; err != nil {
-		return fmt.Errorf("bring up lo of the restored container: %w", err)
+		return fmt.Errorf("restored container: %w", err)
 	}
 	return nil
 }
