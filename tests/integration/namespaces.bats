@@ -38,12 +38,17 @@ teardown() {
 	[ "$output" != "$(host_ns cgroup)" ]
 }
 
-@test "the network namespace has only a loopback device, and it is down" {
+@test "the network namespace has only a loopback device, and it is up" {
 	in_container cat /proc/net/dev
 	[ "$status" -eq 0 ]
 	# Two header lines, then lo alone.
 	[ "${#lines[@]}" -eq 3 ]
 	[[ "${lines[2]}" =~ ^\ *lo: ]]
+
+	# IFF_UP is bit 0 of the interface flags.
+	in_container cat /sys/class/net/lo/flags
+	[ "$status" -eq 0 ]
+	(( output & 1 ))
 }
 
 @test "a container can join another container's namespaces by path" {
