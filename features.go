@@ -46,6 +46,10 @@ func featureSet() *features.Features {
 			Capabilities: capabilities.Known(),
 			Cgroup: &features.Cgroup{
 				V1: &t, V2: &t,
+				// Tested against a real systemd (cgroups_systemd.bats);
+				// the user manager (rootless) is not, so it is not
+				// claimed.
+				Systemd: &t,
 			},
 			Seccomp: seccomp.FeaturesInfo(),
 			// Both are applied by init (package lsm); the host may still

@@ -40,17 +40,20 @@ requires_v2_namespace() {
 	unshare -m true 2>/dev/null || skip "cannot make a mount namespace"
 }
 
-# in_v2 SCRIPT runs the bash SCRIPT (with the prelude's functions, and
-# ROOT, BUNDLE, CT, TOWEL_BINARY exported) in a new mount namespace whose
-# /sys/fs/cgroup is cgroup2. Its exit status is the script's.
+# in_v2 SCRIPT [ARG...] runs the bash SCRIPT (with the prelude's
+# functions, ROOT, BUNDLE, CT, TOWEL_BINARY exported, and ARG... as its
+# positional parameters) in a new mount namespace whose /sys/fs/cgroup is
+# cgroup2. Its exit status is the script's.
 in_v2() {
 	export BATS_TEST_TMPDIR
 	unshare -m bash -c '
 		mount --make-rprivate / &&
 			umount -l /sys/fs/cgroup &&
 			mount -t cgroup2 none /sys/fs/cgroup || exit 99
-		eval "$1"
-		eval "$2"' in_v2 "$CGROUP_NS_PRELUDE" "$1"
+		prelude=$1 script=$2
+		shift 2
+		eval "$prelude"
+		eval "$script"' in_v2 "$CGROUP_NS_PRELUDE" "$@"
 }
 
 # requires_net_cls skips the test unless the kernel has net_cls and

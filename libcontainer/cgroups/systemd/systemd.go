@@ -9,8 +9,10 @@
 // cgroupsPath is "SLICE:PREFIX:NAME" (an empty one means
 // "system.slice:runc:ID", or "user.slice:runc:ID" rootless, as runc).
 //
-// BUG(towel): the driver is tested against a fake D-Bus connection only;
-// no test here talks to a real systemd.
+// BUG(towel): the unit properties sent are checked against a fake D-Bus
+// connection; a real systemd (252, booted in a container by the
+// integration tests) is only exercised on a cgroup2 tree with the hugetlb
+// controller alone, and never as a user manager (rootless).
 //
 // BUG(towel): device rules of the form "c *:M" (any major, one minor)
 // have no DeviceAllow form and are not given to systemd. They hold through
