@@ -58,6 +58,11 @@ func (b *initBinary) addTo(cmd *exec.Cmd) {
 	cmd.Env = append(cmd.Env, envExeFd+"="+fd)
 }
 
+// started lets go of what only the exec of init needed.
+func (b *initBinary) started() {
+	b.exe.ReleaseMounts()
+}
+
 // closeInitExe closes the fd init was exec'd from: the C stage has no use
 // for it, and hooks must not inherit it.
 func closeInitExe() {

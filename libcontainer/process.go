@@ -168,6 +168,7 @@ func startInit(s *startSpec) (res *started, retErr error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
+	exe.started()
 	childSock.Close()
 	logW.Close()
 

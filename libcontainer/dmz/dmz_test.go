@@ -267,6 +267,8 @@ func BenchmarkOpenSelf(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		// As towel does once init runs.
+		exe.ReleaseMounts()
 		exe.Close()
 	}
 }

@@ -22,46 +22,43 @@ var errReplaced = errors.New("the binary on disk is not the one running")
 //
 // The mount is made with the new mount API (fsopen(2), fsmount(2)) and
 // never attached to any mount namespace, so nobody can reach it by a path;
-// it lives exactly as long as the returned handle and what was exec'd
-// from it. overlayfs refuses a single lower layer without an upper one,
-// and the same directory twice, hence the empty tmpfs as second layer.
-func openThroughOverlay(self *os.File) (*os.File, error) {
+// it lives as long as the returned handle, the returned mount fds and
+// what was exec'd from it. overlayfs refuses a single lower layer without
+// an upper one, and the same directory twice, hence the empty tmpfs as
+// second layer. The mount fds are the overlay's and the tmpfs's, for the
+// caller to close (see Exe.ReleaseMounts).
+func openThroughOverlay(self *os.File) (*os.File, []int, error) {
 	exePath, err := os.Readlink("/proc/self/exe")
 	if err != nil {
-		return nil, fmt.Errorf("read /proc/self/exe: %w", err)
+		return nil, nil, fmt.Errorf("read /proc/self/exe: %w", err)
 	}
 	if strings.HasSuffix(exePath, " (deleted)") {
-		return nil, fmt.Errorf("%s: %w", exePath, errReplaced)
+		return nil, nil, fmt.Errorf("%s: %w", exePath, errReplaced)
 	}
 	dirPath, name := filepath.Split(exePath)
 
 	dir, err := os.OpenFile(dirPath, unix.O_PATH|unix.O_DIRECTORY|
 		unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open directory of the binary: %w", err)
+		return nil, nil, fmt.Errorf("open directory of the binary: %w", err)
 	}
 	defer dir.Close()
 	empty, err := emptyTmpfs()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	mnt, err := readonlyOverlay(int(dir.Fd()), empty)
 	if err != nil {
 		unix.Close(empty)
-		return nil, err
+		return nil, nil, err
 	}
+	mounts := []int{mnt, empty}
 	fd, err := unix.Openat(mnt, name, unix.O_PATH|unix.O_NOFOLLOW|
 		unix.O_CLOEXEC, 0)
-	// Closing the last fd of a detached mount tears it down and waits
-	// for an RCU grace period (dissolve_on_fput() in fs/namespace.c),
-	// about 0.25 ms each; the caller has better things to wait for.
-	// The file opened in the overlay keeps what it needs alive.
-	go func() {
-		unix.Close(mnt)
-		unix.Close(empty)
-	}()
 	if err != nil {
-		return nil, &os.PathError{Op: "open in overlay", Path: name, Err: err}
+		closeAll(mounts)
+		return nil, nil, &os.PathError{Op: "open in overlay", Path: name,
+			Err: err}
 	}
 	f := os.NewFile(uintptr(fd), "overlay:"+exePath)
 	same, err := sameFile(f, self)
@@ -70,9 +67,16 @@ func openThroughOverlay(self *os.File) (*os.File, error) {
 	}
 	if err != nil {
 		f.Close()
-		return nil, err
+		closeAll(mounts)
+		return nil, nil, err
 	}
-	return f, nil
+	return f, mounts, nil
+}
+
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
 }
 
 // emptyTmpfs returns the root of a detached, empty, read-only tmpfs.

@@ -43,13 +43,43 @@ type Exe struct {
 
 	// OverlayErr is why the overlay could not be used, for KindMemfd.
 	OverlayErr error
+
+	// mounts are the fds of the detached mounts behind KindOverlay.
+	mounts []int
+}
+
+// ReleaseMounts closes the fds of the detached mounts behind the overlay,
+// in the background. Closing the last fd of a detached mount tears it
+// down and waits for an RCU grace period (dissolve_on_fput() in
+// fs/namespace.c), about 0.25 ms each. Call it once the binary has been
+// exec'd: a child forked before holds copies of the fds until its exec,
+// and the last close should not be one that delays the child. File keeps
+// what it needs of the mount alive.
+func (e *Exe) ReleaseMounts() {
+	mounts := e.mounts
+	e.mounts = nil
+	if len(mounts) == 0 {
+		return
+	}
+	go func() {
+		for _, fd := range mounts {
+			unix.Close(fd)
+		}
+	}()
 }
 
 // Close releases the handle. With KindOverlay the private mount goes away
 // with the last file that refers to it; with KindMemfd the copy is freed
 // once no process runs it any more.
 func (e *Exe) Close() error {
-	if e == nil || e.File == nil {
+	if e == nil {
+		return nil
+	}
+	for _, fd := range e.mounts {
+		unix.Close(fd)
+	}
+	e.mounts = nil
+	if e.File == nil {
 		return nil
 	}
 	return e.File.Close()
@@ -68,9 +98,9 @@ func OpenSelf() (*Exe, error) {
 	if IsSealed(self) {
 		return &Exe{Kind: KindSealedSelf}, nil
 	}
-	f, overlayErr := openThroughOverlay(self)
+	f, mounts, overlayErr := openThroughOverlay(self)
 	if overlayErr == nil {
-		return &Exe{File: f, Kind: KindOverlay}, nil
+		return &Exe{File: f, Kind: KindOverlay, mounts: mounts}, nil
 	}
 	f, err = sealedCopy(self, "towel-init")
 	if err != nil {

@@ -47,6 +47,19 @@ func PivotRoot(cfg *configs.Config) error {
 			return err
 		}
 	}
+	return makeCwd(cfg)
+}
+
+// makeCwd creates the process's cwd if the image lacks it, as runc does,
+// before Finalize can make the root read-only. Run after the switch to the
+// new root, which every path, ".." and symlinks included, stays inside.
+func makeCwd(cfg *configs.Config) error {
+	if cfg.Process == nil || cfg.Process.Cwd == "" {
+		return nil
+	}
+	if err := os.MkdirAll(cfg.Process.Cwd, 0o755); err != nil {
+		return fmt.Errorf("create cwd %q: %w", cfg.Process.Cwd, err)
+	}
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/towel-runtime/towel/libcontainer/configs"
@@ -343,3 +344,31 @@ func TestIDMappedMountWithoutSourceIsRefusedUntouched(t *testing.T) {
 
 // mqueueMagic is MQUEUE_MAGIC of <linux/magic.h>, missing in x/sys/unix.
 const mqueueMagic = 0x19800202
+
+// TestPivotRootCreatesCwd: a cwd the image lacks is created inside the
+// new root, a symlink in the way resolving inside it too.
+func TestPivotRootCreatesCwd(t *testing.T) {
+	dir, rootfs := prepare(t, func(_, rootfs string) {
+		if err := os.Symlink("/", filepath.Join(rootfs, "up")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	inMountNS(t, dir, func(t *testing.T) {
+		cfg := &configs.Config{Rootfs: rootfs,
+			Process: &specs.Process{Cwd: "/up/../work/dir"}}
+		if err := MountAll(cfg); err != nil {
+			t.Fatalf("MountAll: %v", err)
+		}
+		if err := PivotRoot(cfg); err != nil {
+			t.Fatalf("PivotRoot: %v", err)
+		}
+		if st, err := os.Stat("/work/dir"); err != nil || !st.IsDir() {
+			t.Fatalf("cwd not created in the new root: %v", err)
+		}
+	})
+	if stage(t) == "" {
+		if _, err := os.Stat(filepath.Join(rootfs, "work/dir")); err != nil {
+			t.Fatalf("cwd not created in the rootfs: %v", err)
+		}
+	}
+}
