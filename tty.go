@@ -61,8 +61,13 @@ func startTTYCopier(master, stdin, stdout, stderr *os.File) (*ttyCopier,
 			break
 		}
 	}
-	if c, err := console.ConsoleFromFile(stdin); err == nil {
+	if _, err := unix.IoctlGetTermios(int(stdin.Fd()), unix.TCGETS); err == nil {
+		// The settings to restore are read once we may touch them.
 		waitForeground(stdin)
+		c, err := console.ConsoleFromFile(stdin)
+		if err != nil {
+			return nil, fmt.Errorf("read the terminal on stdin: %w", err)
+		}
 		if err := c.SetRaw(); err != nil {
 			return nil, fmt.Errorf("set the terminal on stdin raw: %w", err)
 		}

@@ -212,8 +212,10 @@ expect_or_fail() {
 	run towel exec -t --user 1000:1000 "$CT" sh -c 'stat -c %u:%g $(tty); echo ok >/proc/self/fd/0' </dev/null
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[ "${lines[0]}" = 1000:5 ]
-	[ "${lines[1]}" = ok ]
+	# An exec'd process may write before towel turns onlcr off, as with
+	# runc: a line can end in \r.
+	[ "${lines[0]%$'\r'}" = 1000:5 ]
+	[ "${lines[1]%$'\r'}" = ok ]
 }
 
 # plant_console KIND puts a KIND at the image's /dev/console and takes the
@@ -380,8 +382,10 @@ plant_console() {
 	[ "$status" -eq 0 ]
 	[ "$output" = via-dev-stdout ]
 	run bash -c '"$TOWEL_BINARY" --root "$ROOT" run --bundle "$BUNDLE" "$CT" </dev/null 2>&1 >/dev/null | cat'
+	echo "$output"
 	[ "$status" -eq 0 ]
-	[ "$output" = via-dev-stderr ]
+	[[ "$output" == *via-dev-stderr* ]]
+	[[ "$output" != *"Permission denied"* ]]
 
 	: >"$T/file"
 	set_args sh -c 'echo direct; echo reopened >/dev/stdout'
