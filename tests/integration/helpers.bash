@@ -173,11 +173,13 @@ host_ns() {
 }
 
 # count_mounts prints the number of mounts in this mount namespace, less
-# those inside another bats run's directory: a second suite running on the
-# same machine must not make this one's counts wrong.
+# those in another directory under the temporary directory than this bats
+# run's: other suites and builds on the same machine mount there, and must
+# not make this one's counts wrong. A leak of the runtime's own shows up
+# in this run's directory (bundles, --root) or outside the temporary one.
 count_mounts() {
-	awk -v own="$BATS_RUN_TMPDIR" -v tmp="${BATS_RUN_TMPDIR%/*}/bats-run-" '
-		index($5, tmp) == 1 && index($5, own) != 1 { next }
+	awk -v own="$BATS_RUN_TMPDIR/" -v tmp="${BATS_RUN_TMPDIR%/*}/" '
+		index($5 "/", tmp) == 1 && index($5 "/", own) != 1 { next }
 		{ n++ }
 		END { print n }' /proc/self/mountinfo
 }
