@@ -262,16 +262,6 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (
 	}
 	proc.Pid, proc.StartTime = st.pid, st.startTime
 
-	// init is set up and waits for start: limit it before any user code
-	// runs. Setting them earlier would deny init the device nodes it
-	// makes.
-	if err := mgr.Set(cfg.Cgroup.Resources); err != nil {
-		if proc.Console != nil {
-			proc.Console.Close()
-		}
-		return nil, nil, fmt.Errorf("set cgroup limits: %w", err)
-	}
-
 	c.state.InitPid = st.pid
 	c.state.InitStartTime = st.startTime
 	c.state.Creating = false
