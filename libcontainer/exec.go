@@ -31,9 +31,12 @@ type ExecOpts struct {
 	// exist already.
 	SubCgroups map[string]string
 
-	// IgnorePaused allows exec into a paused container.
+	// IgnorePaused allows exec into a paused container. The process is
+	// then set up in the frozen cgroup, so Exec returns only once the
+	// container is resumed.
 	IgnorePaused bool
 
+	// Stdin, Stdout and Stderr are the process's stdio; nil means ours.
 	Stdin, Stdout, Stderr *os.File
 }
 
