@@ -26,6 +26,8 @@ setup_file() {
 		  address = "$CTD/containerd.sock.ttrpc"
 		[debug]
 		  address = "$CTD/debug.sock"
+		[plugins."io.containerd.internal.v1.opt"]
+		  path = "$CTD/opt"
 	EOF
 	containerd --config "$CTD/config.toml" >"$CTD/containerd.log" 2>&1 &
 	echo $! >"$CTD/containerd.pid"
