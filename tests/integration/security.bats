@@ -363,7 +363,8 @@ fds_of_ls() {
 		run towel run --bundle "$BUNDLE" "$CT" </dev/null
 		echo "fd $n: $status $output"
 		[ "$status" -ne 0 ]
-		[[ "$output" == *"chdir to cwd"* || "$output" == *"outside of the container's root"* ]]
+		[[ "$output" == *"chdir to cwd"* || "$output" == *"create cwd"* ||
+			"$output" == *"outside of the container's root"* ]]
 	done
 }
 
