@@ -195,6 +195,8 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (
 	}
 
 	proc = &Process{}
+	sources := newMountSourceMaker(cfg)
+	defer sources.Close()
 	s := &startSpec{
 		bootstrap:     bootstrapFor(cfg),
 		cgroup:        mgr,
@@ -226,9 +228,7 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (
 			}
 			return nil
 		},
-		mountSources: func(initPid int) ([]*os.File, error) {
-			return makeMountSources(cfg, initPid)
-		},
+		mountSource: sources.make,
 		makeConfig: func(initPid int) *initConfig {
 			proc.Pid = initPid
 			return &initConfig{

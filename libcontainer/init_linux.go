@@ -113,13 +113,7 @@ func (i *initState) runCreate() error {
 		return err
 	}
 	logrus.Debug("mounting the root file system")
-	sources, err := receiveMountSources(i.sock, c)
-	if err != nil {
-		return err
-	}
-	err = rootfs.MountAllFrom(c, sources)
-	sources.Close()
-	if err != nil {
+	if err := rootfs.MountAllFrom(c, i.requestMountSource); err != nil {
 		return err
 	}
 	h := c.Hooks

@@ -17,76 +17,96 @@ import (
 
 // Mount sources made by the parent.
 //
-// Some mounts cannot be made by init: an id-mapped mount needs
+// Some mounts cannot be made by init alone. An id-mapped mount needs
 // CAP_SYS_ADMIN over the source's file system, which only the host's user
-// namespace has, while init runs in the container's. The parent makes
-// those trees (rootfs.NeedsSource says which) once the C stage has
-// reported init's pid, cloning them in init's mount namespace (see
-// inMountNamespaceOf), and sends them right after init's config, one
-// syncFd message named fdMount each, in the order of cfg.Mounts. init
-// reads them before it mounts anything; the fds arrive close-on-exec.
+// namespace has, while init runs in the container's; and the source of a
+// bind mount may be out of reach of the container's root. When init comes
+// to such a mount (rootfs.MountAllFrom decides), it sends syncMount with
+// the mount's index; the parent clones the source (and id-maps it) in
+// init's mount namespace, see inMountNamespaceOf, and answers syncFd named
+// fdMount with the tree, or with no fd when it cannot help a plain bind
+// mount. Asking when the mount is made, not before, lets a source see the
+// mounts made before it, as a path would. The fd arrives close-on-exec.
 
 // fdMount names a mount tree sent with syncFd.
 const fdMount = "mount"
 
-// makeMountSources makes the trees cfg's mounts need, for the container
-// whose init is initPid. The caller closes them.
-func makeMountSources(cfg *configs.Config, initPid int) (
-	files []*os.File, retErr error) {
-	var mounts []*configs.Mount
-	for _, m := range cfg.Mounts {
-		if rootfs.NeedsSource(m) {
-			mounts = append(mounts, m)
-		}
+// mountSourceMaker makes the mount sources of one container's init. It
+// keeps the user namespaces it opened for the maps of later mounts.
+type mountSourceMaker struct {
+	cfg *configs.Config
+	// usernsFds are keyed by maps or path, see idmapUserns.
+	usernsFds map[string]*os.File
+}
+
+func newMountSourceMaker(cfg *configs.Config) *mountSourceMaker {
+	return &mountSourceMaker{cfg: cfg, usernsFds: map[string]*os.File{}}
+}
+
+// Close releases the user namespaces.
+func (mk *mountSourceMaker) Close() {
+	for _, f := range mk.usernsFds {
+		f.Close()
 	}
-	if len(mounts) == 0 {
-		return nil, nil
+}
+
+// make returns the tree of mount index for the init initPid. For a plain
+// bind mount it returns nil, and no error, when it cannot make one: init
+// then tries the path and reports what it finds there.
+func (mk *mountSourceMaker) make(initPid, index int) (*os.File, error) {
+	if index < 0 || index >= len(mk.cfg.Mounts) {
+		return nil, fmt.Errorf("init asked for the source of mount %d of %d",
+			index, len(mk.cfg.Mounts))
+	}
+	m := mk.cfg.Mounts[index]
+	if !m.IsBind() {
+		return nil, fmt.Errorf("init asked for the source of mount %q, "+
+			"which is not a bind mount", m.Destination)
 	}
 
-	nsFds := map[string]*os.File{}
-	defer func() {
-		for _, f := range nsFds {
-			f.Close()
-		}
-	}()
-	usernsFds := make([]*os.File, len(mounts))
-	for i, m := range mounts {
-		ns, err := idmapUserns(cfg, m.IDMapping, initPid, nsFds)
+	if !rootfs.NeedsSource(m) {
+		var tree *os.File
+		err := inMountNamespaceOf(initPid, func() error {
+			var err error
+			tree, err = rootfs.CloneSource(m)
+			return err
+		})
 		if err != nil {
-			return nil, fmt.Errorf("mount %q: %w", m.Destination, err)
+			// An unprivileged runtime cannot clone mounts.
+			logrus.Debugf("clone source of %s: %v", m.Destination, err)
+			return nil, nil
 		}
-		usernsFds[i] = ns
+		logrus.Debugf("cloned %s for %s", m.Source, m.Destination)
+		return tree, nil
 	}
 
-	err := inMountNamespaceOf(initPid, func() error {
-		for i, m := range mounts {
-			tree, err := rootfs.IDMappedSource(m, int(usernsFds[i].Fd()))
-			if err != nil {
-				return fmt.Errorf("mount %q: %w", m.Destination, err)
-			}
-			logrus.Debugf("id-mapped %s for %s", m.Source, m.Destination)
-			files = append(files, tree)
-		}
-		return nil
+	ns, err := mk.idmapUserns(m.IDMapping, initPid)
+	if err != nil {
+		return nil, fmt.Errorf("mount %q: %w", m.Destination, err)
+	}
+	var tree *os.File
+	err = inMountNamespaceOf(initPid, func() error {
+		var err error
+		tree, err = rootfs.IDMappedSource(m, int(ns.Fd()))
+		return err
 	})
 	if err != nil {
-		for _, f := range files {
-			f.Close()
-		}
-		return nil, err
+		return nil, fmt.Errorf("mount %q: %w", m.Destination, err)
 	}
-	return files, nil
+	logrus.Debugf("id-mapped %s for %s", m.Source, m.Destination)
+	return tree, nil
 }
 
 // inMountNamespaceOf runs fn on a thread of its own that has joined the
 // mount namespace of pid, with our credentials.
 //
-// The trees are cloned there rather than in our namespace for what the
-// clone inherits: the container's namespace is a copy of ours made for a
-// less privileged user namespace, whose mounts the kernel locked
+// Trees are cloned there rather than in our namespace for what the clone
+// inherits: the container's namespace is a copy of ours made for a less
+// privileged user namespace, whose mounts the kernel locked
 // (MNT_LOCK_READONLY and the others, see mount_namespaces(7)). A clone of
 // our own mount would carry no lock, and the container's root could then
-// remount read-write what the host made read-only.
+// remount read-write what the host made read-only. It also sees the
+// mounts init made so far.
 //
 // setns(2) into a mount namespace needs a thread that shares no fs_struct
 // (unshare CLONE_FS first); the thread is never given back to the Go
@@ -116,20 +136,20 @@ func inMountNamespaceOf(pid int, fn func() error) error {
 
 // idmapUserns returns a user namespace holding idm's maps: the one at
 // idm.UserNSPath, the container's own when the maps are the container's,
-// else a new one. Namespaces are kept in cache, keyed by their maps or
-// path, for the other mounts.
-func idmapUserns(cfg *configs.Config, idm *configs.MountIDMapping,
-	initPid int, cache map[string]*os.File) (*os.File, error) {
+// else a new one.
+func (mk *mountSourceMaker) idmapUserns(idm *configs.MountIDMapping,
+	initPid int) (*os.File, error) {
 	key := "path:" + idm.UserNSPath
 	if idm.UserNSPath == "" {
 		key = userns.Format(idm.UIDMappings) + "/" +
 			userns.Format(idm.GIDMappings)
 	}
-	if f, ok := cache[key]; ok {
+	if f, ok := mk.usernsFds[key]; ok {
 		return f, nil
 	}
 
 	var (
+		cfg = mk.cfg
 		ns  *os.File
 		err error
 	)
@@ -147,59 +167,48 @@ func idmapUserns(cfg *configs.Config, idm *configs.MountIDMapping,
 	if err != nil {
 		return nil, fmt.Errorf("user namespace for the id map: %w", err)
 	}
-	cache[key] = ns
+	mk.usernsFds[key] = ns
 	return ns, nil
 }
 
-// sendMountSources makes and sends the trees s asks for.
-func sendMountSources(sock *os.File, s *startSpec, initPid int) error {
-	if s.mountSources == nil {
-		return nil
+// sendMountSource answers init's syncMount for mount index.
+func sendMountSource(sock *os.File, s *startSpec, initPid, index int) error {
+	if s.mountSource == nil {
+		return fmt.Errorf("init asked for the source of mount %d", index)
 	}
-	files, err := s.mountSources(initPid)
+	tree, err := s.mountSource(initPid, index)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}()
-	for _, f := range files {
-		msg := syncMsg{Type: syncFd, Name: fdMount}
-		if err := writeMsg(sock, msg, int(f.Fd())); err != nil {
-			return fmt.Errorf("send mount source to init: %w", err)
-		}
+	fd := -1
+	if tree != nil {
+		defer tree.Close()
+		fd = int(tree.Fd())
+	}
+	err = writeMsg(sock, syncMsg{Type: syncFd, Name: fdMount}, fd)
+	if err != nil {
+		return fmt.Errorf("send mount source to init: %w", err)
 	}
 	return nil
 }
 
-// receiveMountSources reads the trees the parent sent for cfg's mounts.
-func receiveMountSources(sock *os.File, cfg *configs.Config) (
-	rootfs.Sources, error) {
-	var sources rootfs.Sources
-	for i, m := range cfg.Mounts {
-		if !rootfs.NeedsSource(m) {
-			continue
-		}
-		var msg syncMsg
-		f, err := readMsg(sock, &msg)
-		if err == nil && (msg.Type != syncFd || msg.Name != fdMount ||
-			f == nil) {
-			err = errors.New("unexpected message from parent")
-		}
-		if err != nil {
-			if f != nil {
-				f.Close()
-			}
-			sources.Close()
-			return nil, fmt.Errorf("receive the source of mount %q: %w",
-				m.Destination, err)
-		}
-		if sources == nil {
-			sources = rootfs.Sources{}
-		}
-		sources[i] = f
+// requestMountSource asks the parent for the tree of mount index; see
+// rootfs.SourceFunc.
+func (i *initState) requestMountSource(index int) (*os.File, error) {
+	err := writeMsg(i.sock, syncMsg{Type: syncMount, Index: index}, -1)
+	if err != nil {
+		return nil, err
 	}
-	return sources, nil
+	var msg syncMsg
+	f, err := readMsg(i.sock, &msg)
+	if err == nil && (msg.Type != syncFd || msg.Name != fdMount) {
+		err = errors.New("unexpected message from parent")
+	}
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		return nil, fmt.Errorf("wait for a mount source: %w", err)
+	}
+	return f, nil
 }

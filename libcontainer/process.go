@@ -75,9 +75,9 @@ type startSpec struct {
 
 	oomScoreAdj *int
 
-	// mountSources, if set, makes the mount trees init cannot make
-	// itself; they follow the config (see mountsource.go).
-	mountSources func(initPid int) ([]*os.File, error)
+	// mountSource, if set, makes the source tree of a mount init asks
+	// for, by its index in the config (see mountsource.go).
+	mountSource func(initPid, index int) (*os.File, error)
 
 	// preserved are passed at fds 3, 4, ...; extra follow them (the
 	// pidfd to join for exec). fifo, if set, is the exec fifo (O_PATH).
@@ -243,9 +243,6 @@ func startInit(s *startSpec) (res *started, retErr error) {
 	if err := writeMsg(parentSock, initCfg, -1); err != nil {
 		return nil, fmt.Errorf("send config to init: %w", err)
 	}
-	if err := sendMountSources(parentSock, s, initPid); err != nil {
-		return nil, err
-	}
 	for {
 		var msg syncMsg
 		f, err := readMsg(parentSock, &msg)
@@ -264,6 +261,11 @@ func startInit(s *startSpec) (res *started, retErr error) {
 				return nil, err
 			}
 			err := writeMsg(parentSock, syncMsg{Type: syncResume}, -1)
+			if err != nil {
+				return nil, err
+			}
+		case syncMount:
+			err := sendMountSource(parentSock, s, initPid, msg.Index)
 			if err != nil {
 				return nil, err
 			}

@@ -17,14 +17,17 @@ import (
 // one fd (SCM_RIGHTS) on its first byte.
 //
 // init -> parent: syncHooks (run prestart and createRuntime hooks, then
-// answer syncResume), syncFd (a pty master or seccomp listener, named by
-// Name), syncReady (setup is done), syncError (setup failed, Message says
-// why). After syncReady or syncError init closes its end.
+// answer syncResume), syncMount (make the source of mount number Index,
+// then answer syncFd named fdMount, see mountsource.go), syncFd (a pty
+// master or seccomp listener, named by Name), syncReady (setup is done),
+// syncError (setup failed, Message says why). After syncReady or
+// syncError init closes its end.
 type syncType string
 
 const (
 	syncHooks  syncType = "hooks"
 	syncResume syncType = "resume"
+	syncMount  syncType = "mount"
 	syncFd     syncType = "fd"
 	syncReady  syncType = "ready"
 	syncError  syncType = "error"
@@ -40,6 +43,8 @@ type syncMsg struct {
 	Type    syncType `json:"type"`
 	Name    string   `json:"name,omitempty"`
 	Message string   `json:"message,omitempty"`
+	// Index is the mount a syncMount asks for, in Config.Mounts.
+	Index int `json:"index,omitempty"`
 }
 
 const maxSyncLen = 16 << 20

@@ -15,24 +15,24 @@ import (
 // system of a mount's source cannot make an id-mapped mount.
 var ErrIDMapUnsupported = errors.New("id-mapped mounts are not supported")
 
-// Sources are mount trees prepared outside the container for some of
-// cfg.Mounts, keyed by the mount's index. Each is a detached mount, as
-// open_tree(2) with OPEN_TREE_CLONE returns it, that MountAll attaches in
-// place of opening the mount's source itself.
-type Sources map[int]*os.File
+// SourceFunc returns a tree made outside the container for cfg.Mounts[i],
+// a detached mount as open_tree(2) with OPEN_TREE_CLONE returns it, which
+// MountAllFrom attaches in place of opening the mount's source itself; or
+// nil when none could be made. MountAllFrom closes it.
+type SourceFunc func(i int) (*os.File, error)
 
-// Close closes every prepared tree.
-func (s Sources) Close() {
-	for _, f := range s {
-		f.Close()
-	}
-}
-
-// NeedsSource reports whether cfg.Mounts[i] must be prepared by the
-// parent, in the host's namespaces, and passed to MountAll in Sources:
-// the id-mapped bind mounts. Parent and init decide with it alike.
+// NeedsSource reports whether cfg.Mounts[i] must be made by the parent, in
+// the host's user namespace, and given to MountAllFrom through its
+// SourceFunc: the id-mapped bind mounts.
 func NeedsSource(m *configs.Mount) bool {
 	return m.IDMapping != nil && isBind(m)
+}
+
+// CloneSource returns a detached copy of the tree at m.Source, as a bind
+// mount would attach it. The parent makes it for a bind mount whose source
+// init, in the container's user namespace, may not reach.
+func CloneSource(m *configs.Mount) (*os.File, error) {
+	return cloneMount(m.Source, m.Flags&unix.MS_REC != 0)
 }
 
 // IDMappedSource returns a detached copy of the tree at m.Source, id-mapped
@@ -45,7 +45,7 @@ func NeedsSource(m *configs.Mount) bool {
 // the copy and hands it over. Only the top mount is id-mapped unless
 // m.IDMapping.Recursive ("ridmap") asks for every mount under it too.
 func IDMappedSource(m *configs.Mount, usernsFd int) (*os.File, error) {
-	mnt, err := cloneMount(m.Source, m.Flags&unix.MS_REC != 0)
+	mnt, err := CloneSource(m)
 	if err != nil {
 		if errors.Is(err, unix.ENOSYS) {
 			err = fmt.Errorf("%w: %w (Linux 5.12 needed)",

@@ -57,6 +57,17 @@ func idmapSource(t *testing.T, m *configs.Mount) *os.File {
 	return src
 }
 
+// sourceAt gives tree for mount i and nothing for the others, as the
+// parent would.
+func sourceAt(i int, tree *os.File) SourceFunc {
+	return func(j int) (*os.File, error) {
+		if j != i {
+			return nil, nil
+		}
+		return tree, nil
+	}
+}
+
 func wantOwner(t *testing.T, path string, uid, gid uint32) {
 	t.Helper()
 	var st unix.Stat_t
@@ -84,7 +95,7 @@ func TestIDMappedBindShowsMappedOwners(t *testing.T) {
 		defer tree.Close()
 		cfg := &configs.Config{Rootfs: rootfs, Mounts: []*configs.Mount{
 			{Source: "tmpfs", Destination: "/tmp", Device: "tmpfs"}, m}}
-		if err := MountAllFrom(cfg, Sources{1: tree}); err != nil {
+		if err := MountAllFrom(cfg, sourceAt(1, tree)); err != nil {
 			t.Fatalf("MountAllFrom: %v", err)
 		}
 
@@ -126,7 +137,7 @@ func TestRecursiveIDMapReachesSubmounts(t *testing.T) {
 				defer tree.Close()
 				cfg := &configs.Config{Rootfs: rootfs,
 					Mounts: []*configs.Mount{m}}
-				if err := MountAllFrom(cfg, Sources{0: tree}); err != nil {
+				if err := MountAllFrom(cfg, sourceAt(0, tree)); err != nil {
 					t.Fatalf("MountAllFrom: %v", err)
 				}
 				wantOwner(t, filepath.Join(rootfs, "mnt/f"), 0, 0)

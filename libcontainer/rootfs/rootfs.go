@@ -16,17 +16,19 @@
 // BUG(towel): needs Linux 5.12 or newer: open_tree(2), move_mount(2),
 // statx(2) mount ids and mount_setattr(2).
 //
-// An id-mapped bind mount is the exception to "init mounts everything":
-// only the host's user namespace may id-map a host file system, so the
-// parent clones and id-maps the source (IDMappedSource) and MountAllFrom
+// Some bind mounts are the exception to "init mounts everything": only the
+// host's user namespace may id-map a host file system, and a bind source
+// may be out of reach of the container's root. The parent clones (and
+// id-maps) such a source, IDMappedSource and CloneSource, and MountAllFrom
 // attaches that tree.
 //
-// BUG(towel): the sources of plain bind mounts are opened by init in the
-// container's user namespace, so a source only the host's root can reach
-// fails; runc hands such sources over as file descriptors from the parent.
+// BUG(towel): a rootless container's parent cannot clone mounts: a bind
+// source the user reaches only through a supplementary group, which init
+// does not keep, cannot be mounted.
 package rootfs
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -60,12 +62,13 @@ func MountAll(cfg *configs.Config) error {
 	return MountAllFrom(cfg, nil)
 }
 
-// MountAllFrom is MountAll with trees the parent prepared for the mounts
-// NeedsSource names; such a mount without its tree is an error. It does
-// not close the trees.
-func MountAllFrom(cfg *configs.Config, sources Sources) error {
-	for i, m := range cfg.Mounts {
-		if NeedsSource(m) && sources[i] == nil {
+// MountAllFrom is MountAll with source, which gives the trees the mounts
+// NeedsSource names, and those of bind mounts whose source init may not
+// reach (runc 1.2 asks its parent alike). A mount NeedsSource names is an
+// error without source.
+func MountAllFrom(cfg *configs.Config, source SourceFunc) error {
+	for _, m := range cfg.Mounts {
+		if NeedsSource(m) && source == nil {
 			return fmt.Errorf("mount %q: no id-mapped source was prepared",
 				m.Destination)
 		}
@@ -99,7 +102,14 @@ func MountAllFrom(cfg *configs.Config, sources Sources) error {
 		cgroupns: cfg.Namespaces.Contains(configs.NEWCGROUP),
 	}
 	for i, m := range cfg.Mounts {
-		if err := mt.mountEntry(m, sources[i]); err != nil {
+		src, err := sourceOf(i, m, source)
+		if err == nil {
+			err = mt.mountEntry(m, src)
+		}
+		if src != nil {
+			src.Close()
+		}
+		if err != nil {
 			return fmt.Errorf("mount %s (%s) on %q: %w", m.Source, m.Device,
 				m.Destination, err)
 		}
@@ -110,6 +120,31 @@ func MountAllFrom(cfg *configs.Config, sources Sources) error {
 		}
 	}
 	return nil
+}
+
+// sourceOf asks source for the tree of mount i if it is id-mapped, or a
+// bind mount whose source init may not reach.
+func sourceOf(i int, m *configs.Mount, source SourceFunc) (*os.File, error) {
+	if source == nil || !isBind(m) {
+		return nil, nil
+	}
+	if !NeedsSource(m) {
+		var st unix.Stat_t
+		err := unix.Stat(m.Source, &st)
+		if !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) {
+			return nil, nil
+		}
+	}
+	src, err := source(i)
+	if err != nil {
+		return nil, fmt.Errorf("mount %q: source from the runtime: %w",
+			m.Destination, err)
+	}
+	if src == nil && NeedsSource(m) {
+		return nil, fmt.Errorf("mount %q: no id-mapped source was prepared",
+			m.Destination)
+	}
+	return src, nil
 }
 
 // realRootfs returns the rootfs path with symlinks resolved. The rootfs

@@ -173,3 +173,18 @@ start_owner() {
 	[ "$status" -eq 0 ]
 	[ "$output" = 1001:1002 ]
 }
+
+@test "a bind source the container's root cannot reach on the host is mounted by the runtime" {
+	userns_config "$TWO_RANGES"
+	# Only the host's root may walk through locked/ to the source.
+	local locked=$BATS_TEST_TMPDIR/locked
+	mkdir -p "$locked/shared"
+	chmod 0700 "$locked"
+	echo readable >"$locked/shared/file"
+	mkdir "$BUNDLE/rootfs/shared"
+	update_config '.mounts += [{"destination": "/shared", "type": "bind",
+		"source": $s, "options": ["rbind", "ro"]}]' --arg s "$locked/shared"
+	in_container cat /shared/file
+	[ "$status" -eq 0 ]
+	[ "$output" = readable ]
+}
