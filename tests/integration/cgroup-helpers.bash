@@ -98,15 +98,24 @@ in_v1_net() {
 		eval "$2"' in_v1_net "$CGROUP_NS_PRELUDE" "$1"
 }
 
-# teardown_cgroup_ns deletes this test's containers from a v2 namespace,
-# then removes any cgroup2 directory left with the test's id (empty ones
-# only: a cgroup with processes is a bug the test should show).
+# teardown_cgroup_ns deletes this test's containers that were made in a
+# v2 namespace (their state has only a cgroup2 path) from such a
+# namespace, leaving the host's to teardown_common, then removes any
+# cgroup2 directory left with the test's id (empty ones only: a cgroup
+# with processes is a bug the test should show).
 teardown_cgroup_ns() {
-	if [ -d "${ROOT:-}" ] && [ -n "$(ls -A "$ROOT" 2>/dev/null)" ]; then
+	local st ids=()
+	for st in "${ROOT:-/nonexistent}"/*/state.json; do
+		[ -e "$st" ] || continue
+		if jq -e '(.cgroup_paths // {}) | keys == [""]' "$st" >/dev/null; then
+			ids+=("$(basename "$(dirname "$st")")")
+		fi
+	done
+	if [ "${#ids[@]}" -gt 0 ]; then
 		# shellcheck disable=SC2016 # expanded in the namespace
-		in_v2 'for id in $(towel list -q); do
+		in_v2 'for id in "$@"; do
 			towel delete --force "$id" >/dev/null 2>&1
-		done' || true
+		done' "${ids[@]}" || true
 	fi
 	find "$UNIFIED" -depth -mindepth 1 -type d -name "*${CT:-no-test}*" \
 		-exec rmdir {} \; 2>/dev/null || true
