@@ -302,10 +302,10 @@ func (i *initState) finishProcess() error {
 			return err
 		}
 	}
-	if p.Capabilities != nil {
-		if err := capabilities.DropBounding(caps.Bounding); err != nil {
-			return err
-		}
+	// No capabilities in the config means none at all, bounding set
+	// included, as runc does.
+	if err := capabilities.DropBounding(caps.Bounding); err != nil {
+		return err
 	}
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl PR_SET_KEEPCAPS: %w", err)
