@@ -44,7 +44,7 @@ func checkArgs(ctx *cli.Context, expected, check int) error {
 		}
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "Incorrect Usage.")
+		fmt.Printf("Incorrect Usage.\n\n")
 		_ = cli.ShowCommandHelp(ctx, cmdName)
 		return err
 	}
