@@ -36,6 +36,13 @@ setup_file() {
 		ctr --address "$CTD/containerd.sock" version >/dev/null 2>&1 && break
 		sleep 0.1
 	done
+	# A v1 hierarchy another test left in use but unmounted keeps
+	# containerd from reading metrics: make it visible while we run.
+	local ctrls
+	while ctrls=$(unmounted_hierarchy); do
+		mkdir -p "$CTD/cgroup/$ctrls"
+		mount -t cgroup -o "$ctrls" cgroup "$CTD/cgroup/$ctrls" || break
+	done
 	"$INTEGRATION_ROOT/busybox-image.sh" "$CTD/busybox.tar" localhost/towel-busybox:latest
 	ctr --address "$CTD/containerd.sock" -n "$NS" images import "$CTD/busybox.tar" >/dev/null
 }
@@ -53,6 +60,8 @@ teardown_file() {
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	fi
+	# The parent cgroup of the tasks in hierarchies mounted by setup_file.
+	find "$CTD/cgroup" -mindepth 2 -depth -type d -exec rmdir {} \; 2>/dev/null || true
 	# containerd leaves its snapshot mounts if it was killed in a test.
 	awk -v d="$CTD" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo |
 		sort -r | xargs -r -n1 umount -l 2>/dev/null || true
