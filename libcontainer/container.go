@@ -96,19 +96,8 @@ func Create(root, id string, cfg *configs.Config, opts *CreateOpts) (
 	if err := ValidateID(id); err != nil {
 		return nil, nil, err
 	}
-	if err := os.MkdirAll(root, 0o711); err != nil {
-		return nil, nil, fmt.Errorf("create root %s: %w", root, err)
-	}
-	dir := filepath.Join(root, id)
-	if err := os.Mkdir(dir, 0o711); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return nil, nil, fmt.Errorf("%w: %s", ErrExist, id)
-		}
-		return nil, nil, fmt.Errorf("create state dir: %w", err)
-	}
-	lk, err := lock(dir)
+	dir, lk, err := newStateDir(root, id)
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, nil, err
 	}
 	defer lk.Close()

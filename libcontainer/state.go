@@ -165,3 +165,24 @@ func startTime(pid int) (uint64, error) {
 	}
 	return strconv.ParseUint(fields[19], 10, 64)
 }
+
+// newStateDir makes ROOT/ID for a new container and locks it; an id in
+// use is ErrExist. The caller removes the directory if it fails later.
+func newStateDir(root, id string) (dir string, lk *os.File, err error) {
+	if err := os.MkdirAll(root, 0o711); err != nil {
+		return "", nil, fmt.Errorf("create root %s: %w", root, err)
+	}
+	dir = filepath.Join(root, id)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return "", nil, fmt.Errorf("%w: %s", ErrExist, id)
+		}
+		return "", nil, fmt.Errorf("create state dir: %w", err)
+	}
+	lk, err = lock(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return dir, lk, nil
+}
